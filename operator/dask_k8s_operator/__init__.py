@@ -1,0 +1,1 @@
+"""The dask-k8s-lab operator: kopf handlers that reconcile Dask custom resources."""

@@ -1,0 +1,179 @@
+"""kr8s classes for the four Dask custom resources (group ``kubernetes.dask.org``, version ``v1``).
+
+These are asyncio kr8s objects. The operator, the Python API and the server extension all use
+them, so the class names and the scalable field are part of the contract:
+
+- ``DaskCluster`` and ``DaskWorkerGroup`` scale through ``spec.worker.replicas`` (the CRDs'
+  scale subresource points at the same field, so ``kubectl scale`` and ``.scale()`` agree);
+- ``DaskJob`` and ``DaskAutoscaler`` are not scalable.
+
+The label keys that the operator puts on every child object live here too, so that clients can
+select pods without importing the operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from kr8s.asyncio.objects import APIObject, Pod, Service
+
+GROUP = "kubernetes.dask.org"
+VERSION = "v1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+LABEL_CLUSTER = "dask.org/cluster-name"
+LABEL_COMPONENT = "dask.org/component"
+LABEL_WORKER_GROUP = "dask.org/workergroup-name"
+
+COMPONENT_SCHEDULER = "scheduler"
+COMPONENT_WORKER = "worker"
+COMPONENT_WORKER_GROUP = "workergroup"
+COMPONENT_JOB_RUNNER = "job-runner"
+
+
+def scheduler_name(cluster_name: str) -> str:
+    """Name of the scheduler Pod and Service of a cluster."""
+    return f"{cluster_name}-scheduler"
+
+
+def default_worker_group_name(cluster_name: str) -> str:
+    """Name of the DaskWorkerGroup that every DaskCluster creates from ``spec.worker``."""
+    return f"{cluster_name}-default"
+
+
+def job_runner_name(job_name: str) -> str:
+    """Name of the runner Pod of a DaskJob."""
+    return f"{job_name}-runner"
+
+
+class _DaskResource(APIObject):
+    """Shared base: namespaced, in the ``kubernetes.dask.org/v1`` group."""
+
+    version = API_VERSION
+    namespaced = True
+
+    @property
+    def status(self) -> dict:
+        return dict(self.raw.get("status") or {})
+
+
+class DaskCluster(_DaskResource):
+    """A Dask cluster: scheduler Pod + Service and a default worker group."""
+
+    kind = "DaskCluster"
+    plural = "daskclusters"
+    singular = "daskcluster"
+    endpoint = "daskclusters"
+    scalable = True
+    scalable_spec = "worker.replicas"
+
+    @property
+    def phase(self) -> str | None:
+        return self.status.get("phase")
+
+    async def worker_groups(self) -> list[DaskWorkerGroup]:
+        """Every DaskWorkerGroup that names this cluster in ``spec.cluster``."""
+        groups = []
+        async for group in DaskWorkerGroup.list(namespace=self.namespace, api=self.api):
+            if group.spec.get("cluster") == self.name:
+                groups.append(group)
+        return groups
+
+    async def scheduler_pod(self) -> Pod:
+        return await Pod.get(scheduler_name(self.name), namespace=self.namespace, api=self.api)
+
+    async def scheduler_service(self) -> Service:
+        return await Service.get(scheduler_name(self.name), namespace=self.namespace, api=self.api)
+
+    async def pods(self) -> AsyncIterator[Pod]:
+        """The scheduler and worker pods of this cluster."""
+        async for pod in self.api.async_get(
+            Pod, namespace=self.namespace, label_selector={LABEL_CLUSTER: self.name}
+        ):
+            yield pod
+
+
+class DaskWorkerGroup(_DaskResource):
+    """A homogeneous, scalable group of workers attached to a DaskCluster."""
+
+    kind = "DaskWorkerGroup"
+    plural = "daskworkergroups"
+    singular = "daskworkergroup"
+    endpoint = "daskworkergroups"
+    scalable = True
+    scalable_spec = "worker.replicas"
+
+    @property
+    def cluster_name(self) -> str:
+        return self.spec["cluster"]
+
+    async def cluster(self) -> DaskCluster:
+        return await DaskCluster.get(self.cluster_name, namespace=self.namespace, api=self.api)
+
+    async def pods(self) -> list[Pod]:
+        """The worker pods of this group (including ones that are terminating)."""
+        return [
+            pod
+            async for pod in self.api.async_get(
+                Pod,
+                namespace=self.namespace,
+                label_selector={
+                    LABEL_CLUSTER: self.cluster_name,
+                    LABEL_WORKER_GROUP: self.name,
+                    LABEL_COMPONENT: COMPONENT_WORKER,
+                },
+            )
+        ]
+
+
+class DaskJob(_DaskResource):
+    """A runner Pod that computes on its own DaskCluster, removed when the runner ends."""
+
+    kind = "DaskJob"
+    plural = "daskjobs"
+    singular = "daskjob"
+    endpoint = "daskjobs"
+
+    @property
+    def job_status(self) -> str | None:
+        return self.status.get("jobStatus")
+
+    async def pod(self) -> Pod:
+        return await Pod.get(job_runner_name(self.name), namespace=self.namespace, api=self.api)
+
+    async def cluster(self) -> DaskCluster:
+        name = self.status.get("clusterName") or self.name
+        return await DaskCluster.get(name, namespace=self.namespace, api=self.api)
+
+
+class DaskAutoscaler(_DaskResource):
+    """Adaptive scaling of one worker group of a cluster between a minimum and a maximum."""
+
+    kind = "DaskAutoscaler"
+    plural = "daskautoscalers"
+    singular = "daskautoscaler"
+    endpoint = "daskautoscalers"
+
+    async def cluster(self) -> DaskCluster:
+        return await DaskCluster.get(self.spec["cluster"], namespace=self.namespace, api=self.api)
+
+
+__all__ = [
+    "API_VERSION",
+    "COMPONENT_JOB_RUNNER",
+    "COMPONENT_SCHEDULER",
+    "COMPONENT_WORKER",
+    "COMPONENT_WORKER_GROUP",
+    "GROUP",
+    "LABEL_CLUSTER",
+    "LABEL_COMPONENT",
+    "LABEL_WORKER_GROUP",
+    "VERSION",
+    "DaskAutoscaler",
+    "DaskCluster",
+    "DaskJob",
+    "DaskWorkerGroup",
+    "default_worker_group_name",
+    "job_runner_name",
+    "scheduler_name",
+]

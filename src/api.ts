@@ -1,0 +1,296 @@
+/**
+ * Client of the server extension's REST routes and cluster stream.
+ * Every call goes through ServerConnection, which adds the base URL, the
+ * token and the XSRF header.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import {
+  IAdaptRange,
+  ICluster,
+  ICreateClusterRequest,
+  IWorkerGroupRequest,
+  StreamMessage
+} from './logic';
+
+export * from './logic';
+
+export interface IClusterTemplate {
+  name: string;
+  description: string;
+  options: { [key: string]: any };
+}
+
+export interface ITemplatesReply {
+  templates: IClusterTemplate[];
+  default_image: string;
+  allow_image_choice: boolean;
+}
+
+export interface IClusterEvent {
+  type: string;
+  reason: string;
+  message: string;
+  object: string;
+  time: string | null;
+}
+
+/** An error reply from the server: its message, status and the field at fault. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly field?: string
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const ROOT = 'dask-k8s';
+
+function clusterPath(namespace: string, name: string, ...rest: string[]): string {
+  return URLExt.join(
+    ROOT,
+    'clusters',
+    encodeURIComponent(namespace),
+    encodeURIComponent(name),
+    ...rest.map(encodeURIComponent)
+  );
+}
+
+export class DaskK8sApi {
+  readonly settings: ServerConnection.ISettings;
+
+  constructor(settings?: ServerConnection.ISettings) {
+    this.settings = settings ?? ServerConnection.makeSettings();
+  }
+
+  /** Call a route under the base URL and decode its JSON reply. */
+  async request<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const url = path.startsWith('/')
+      ? new URL(path, this.settings.baseUrl).href
+      : URLExt.join(this.settings.baseUrl, path);
+    if (init.body !== undefined && !(init.headers as any)?.['Content-Type']) {
+      init.headers = { ...(init.headers || {}), 'Content-Type': 'application/json' };
+    }
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, init, this.settings);
+    } catch (error) {
+      throw new ApiError(
+        `Cannot reach the Jupyter server (${(error as Error).message}).`,
+        0
+      );
+    }
+    if (response.status === 204) {
+      return undefined as T;
+    }
+    const text = await response.text();
+    let data: any = undefined;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = { message: text };
+      }
+    }
+    if (!response.ok) {
+      let message = data?.message || response.statusText || `HTTP ${response.status}`;
+      if (response.status === 404 && !data?.field && path.includes(ROOT) && !data?.message) {
+        message = 'The dask-k8s-lab server extension does not answer: is it installed and enabled?';
+      }
+      throw new ApiError(message, response.status, data?.field ?? undefined);
+    }
+    return data as T;
+  }
+
+  async listClusters(): Promise<ICluster[]> {
+    const reply = await this.request<{ clusters: ICluster[] }>(URLExt.join(ROOT, 'clusters'));
+    return reply.clusters;
+  }
+
+  createCluster(body: ICreateClusterRequest): Promise<ICluster> {
+    return this.request<ICluster>(URLExt.join(ROOT, 'clusters'), {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+  }
+
+  getCluster(namespace: string, name: string): Promise<ICluster> {
+    return this.request<ICluster>(clusterPath(namespace, name));
+  }
+
+  scale(namespace: string, name: string, workers: number, workerGroup?: string): Promise<ICluster> {
+    const body: { workers: number; worker_group?: string } = { workers };
+    if (workerGroup) {
+      body.worker_group = workerGroup;
+    }
+    return this.request<ICluster>(clusterPath(namespace, name), {
+      method: 'PATCH',
+      body: JSON.stringify(body)
+    });
+  }
+
+  adapt(namespace: string, name: string, range: IAdaptRange | null): Promise<ICluster> {
+    return this.request<ICluster>(clusterPath(namespace, name), {
+      method: 'PATCH',
+      body: JSON.stringify({ adapt: range })
+    });
+  }
+
+  deleteCluster(namespace: string, name: string): Promise<void> {
+    return this.request<void>(clusterPath(namespace, name), { method: 'DELETE' });
+  }
+
+  addWorkerGroup(namespace: string, name: string, group: IWorkerGroupRequest): Promise<unknown> {
+    return this.request<unknown>(clusterPath(namespace, name, 'worker-groups'), {
+      method: 'POST',
+      body: JSON.stringify(group)
+    });
+  }
+
+  deleteWorkerGroup(namespace: string, name: string, group: string): Promise<void> {
+    return this.request<void>(clusterPath(namespace, name, 'worker-groups', group), {
+      method: 'DELETE'
+    });
+  }
+
+  async logs(namespace: string, name: string): Promise<{ [pod: string]: string }> {
+    const reply = await this.request<{ logs: { [pod: string]: string } }>(
+      clusterPath(namespace, name, 'logs')
+    );
+    return reply.logs;
+  }
+
+  async events(namespace: string, name: string): Promise<IClusterEvent[]> {
+    const reply = await this.request<{ events: IClusterEvent[] }>(
+      clusterPath(namespace, name, 'events')
+    );
+    return reply.events;
+  }
+
+  templates(): Promise<ITemplatesReply> {
+    return this.request<ITemplatesReply>(URLExt.join(ROOT, 'templates'));
+  }
+
+  /** Fetch a JSON document by absolute path (e.g. a dashboard's plot list). */
+  getJson<T>(absolutePath: string): Promise<T> {
+    return this.request<T>(absolutePath);
+  }
+
+  /** WebSocket URL of the cluster stream, with the token when the server wants one. */
+  streamUrl(): string {
+    let url = URLExt.join(this.settings.wsUrl, ROOT, 'stream');
+    const token = this.settings.token;
+    if (token && this.settings.appendToken) {
+      url += `?token=${encodeURIComponent(token)}`;
+    }
+    return url;
+  }
+}
+
+export type StreamState = 'connecting' | 'live' | 'closed';
+
+/**
+ * The server's cluster stream, reconnecting with backoff.  A fresh snapshot
+ * arrives after every (re)connect, so nothing is lost across drops.
+ */
+export class ClusterStream {
+  constructor(private readonly api: DaskK8sApi) {}
+
+  get message(): ISignal<this, StreamMessage> {
+    return this._message;
+  }
+
+  get stateChanged(): ISignal<this, StreamState> {
+    return this._stateChanged;
+  }
+
+  get state(): StreamState {
+    return this._state;
+  }
+
+  start(): void {
+    this._stopped = false;
+    this._connect();
+  }
+
+  stop(): void {
+    this._stopped = true;
+    if (this._timer) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+    this._socket?.close();
+    this._socket = null;
+    this._setState('closed');
+  }
+
+  private _connect(): void {
+    if (this._stopped) {
+      return;
+    }
+    this._setState('connecting');
+    let socket: WebSocket;
+    try {
+      socket = new this.api.settings.WebSocket(this.api.streamUrl());
+    } catch {
+      this._retry();
+      return;
+    }
+    this._socket = socket;
+    socket.onmessage = event => {
+      let msg: StreamMessage;
+      try {
+        msg = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (msg.type === 'snapshot') {
+        this._delay = 1000;
+        this._setState('live');
+      }
+      this._message.emit(msg);
+    };
+    socket.onclose = () => {
+      if (this._socket === socket) {
+        this._socket = null;
+        this._setState('closed');
+        this._retry();
+      }
+    };
+    socket.onerror = () => {
+      /* onclose follows */
+    };
+  }
+
+  private _retry(): void {
+    if (this._stopped || this._timer) {
+      return;
+    }
+    const delay = this._delay;
+    this._delay = Math.min(this._delay * 2, 30000);
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      this._connect();
+    }, delay);
+  }
+
+  private _setState(state: StreamState): void {
+    if (state !== this._state) {
+      this._state = state;
+      this._stateChanged.emit(state);
+    }
+  }
+
+  private _socket: WebSocket | null = null;
+  private _state: StreamState = 'closed';
+  private _stopped = true;
+  private _delay = 1000;
+  private _timer: ReturnType<typeof setTimeout> | null = null;
+  private _message = new Signal<this, StreamMessage>(this);
+  private _stateChanged = new Signal<this, StreamState>(this);
+}

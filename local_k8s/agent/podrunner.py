@@ -1,0 +1,449 @@
+"""One pod's life on the node: its network namespace and volumes, init containers, containers
+with restarts and probes, the status it reports, and graceful deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import network, settings
+from . import events
+from .containerspec import ImageNotAvailable, build_env, check_image, command_line
+from .kube import ApiError, Kube
+from .node import now
+from .podstatus import ContainerState, pod_status
+from .probes import ProbeState, check_once
+from .volumes import VolumeError, Volumes
+
+log = logging.getLogger(__name__)
+
+TAIL_BYTES = 2048  # how much of a failed container's log goes into its termination message
+MAX_BACKOFF = 30.0
+
+
+@dataclass
+class NodeContext:
+    """What every pod runner shares."""
+
+    kube: Kube
+    root: Path  # the state folder's pods/ folder
+    ips: network.PodIPs
+    hosts_for: Callable[[str, str, str], str]  # (namespace, pod name, pod ip) -> hosts file
+    mountpoints: Callable[[list[str]], None]  # remember host folders made for mounts
+
+
+def _timestamp() -> bytes:
+    t = datetime.now(timezone.utc)
+    return (t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}000Z ").encode()
+
+
+def _exit_code(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def backoff_delay(restarts: int) -> float:
+    return min(MAX_BACKOFF, 2.0 ** max(0, restarts - 1))
+
+
+def should_restart(policy: str, exit_code: int) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+class PodRunner:
+    def __init__(self, ctx: NodeContext, pod: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.pod = pod
+        meta = pod["metadata"]
+        self.uid, self.name, self.namespace = meta["uid"], meta["name"], meta["namespace"]
+        self.dir = ctx.root / self.uid
+        spec = pod["spec"]
+        self.host_network = bool(spec.get("hostNetwork"))
+        self.policy = spec.get("restartPolicy", "Always")
+        self.init = [ContainerState(c["name"], c.get("image", "")) for c in spec.get("initContainers") or []]
+        self.main = [ContainerState(c["name"], c.get("image", "")) for c in spec["containers"]]
+        self.initialized = not self.init
+        self.ip: str | None = None
+        self.netns: str | None = None
+        self.sandbox_ready = False
+        self.start_time = now()
+        self.transitions: dict[str, str] = {}
+        self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.volumes = Volumes(ctx.kube, pod, self.dir / "volumes")
+        self.deleting = asyncio.Event()
+        self.gone = False  # the API object is gone already (deleted with no grace)
+        self._changed = asyncio.Event()
+        self._last_status: dict | None = None
+        self._started: dict[str, asyncio.Event] = {}  # startup probe passed, per container
+        self._env_sources: dict[tuple[str, str], dict[str, str] | None] = {}
+        self._ip_taken = False
+
+    # ---- called by the pod manager ------------------------------------------------------
+
+    def update(self, pod: dict[str, Any]) -> None:
+        self.pod = pod
+        if pod["metadata"].get("deletionTimestamp"):
+            self.deleting.set()
+
+    def removed(self) -> None:
+        self.gone = True
+        self.deleting.set()
+
+    def refresh_hosts(self) -> None:
+        if self.netns and self.ip:
+            network.update_hosts(self.uid, self.ctx.hosts_for(self.namespace, self.name, self.ip))
+
+    def log_path(self, container: str, previous: bool = False) -> Path | None:
+        for state in self.init + self.main:
+            if state.name == container:
+                run = state.restart_count - (1 if previous else 0)
+                return self.dir / "logs" / f"{container}-{run}.log" if run >= 0 else None
+        return None
+
+    def is_running(self, container: str) -> bool:
+        return container in self.procs
+
+    # ---- life -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        publisher = asyncio.create_task(self._publish_loop())
+        life = asyncio.create_task(self._lifecycle())
+        deleting = asyncio.create_task(self.deleting.wait())
+        try:
+            await asyncio.wait({life, deleting}, return_when=asyncio.FIRST_COMPLETED)
+            if not self.deleting.is_set():
+                # Every container ended for good: free the sandbox, keep logs until deletion.
+                await self._publish()
+                self._teardown_sandbox()
+                await self.deleting.wait()
+            await self._stop_containers()
+            life.cancel()
+            await asyncio.gather(life, return_exceptions=True)
+            self._teardown_sandbox()
+            if not self.gone:
+                await self._publish()
+                await self._delete_from_api()
+        finally:
+            publisher.cancel()
+            deleting.cancel()
+            await self.kill_now()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    async def kill_now(self) -> None:
+        """Agent shutdown or forced removal: no grace, no API calls."""
+        for proc in list(self.procs.values()):
+            _signal_group(proc.pid, signal.SIGKILL)
+        self._teardown_sandbox()
+
+    async def _lifecycle(self) -> None:
+        await self._setup_sandbox()
+        specs = self.pod["spec"]
+        for spec, state in zip(specs.get("initContainers") or [], self.init):
+            while True:
+                code = await self._run_container(spec, state)
+                if code == 0:
+                    break
+                if code is None or self.policy == "Never":
+                    self._changed.set()
+                    return
+                await self._back_off(state)
+        self.initialized = True
+        self._changed.set()
+        await asyncio.gather(*(self._supervise(spec, state) for spec, state in zip(specs["containers"], self.main)))
+
+    async def _setup_sandbox(self) -> None:
+        (self.dir / "logs").mkdir(parents=True, exist_ok=True)
+        if self.host_network:
+            self.ip = settings.NODE_IP
+        else:
+            self.ip = self.ctx.ips.take()
+            self._ip_taken = True
+            search = [f"{self.namespace}.svc.{settings.CLUSTER_DOMAIN}", f"svc.{settings.CLUSTER_DOMAIN}",
+                      settings.CLUSTER_DOMAIN]
+            self.netns = await asyncio.to_thread(
+                network.create_pod_netns, self.uid, self.ip, self.ctx.hosts_for(self.namespace, self.name, self.ip), search)
+        self.sandbox_ready = True
+        self._changed.set()
+        while True:
+            try:
+                await self.volumes.setup()
+                return
+            except VolumeError as e:
+                for state in self.init + self.main:
+                    state.waiting("ContainerCreating", str(e))
+                self._changed.set()
+                await events.emit(self.ctx.kube, self.pod, "FailedMount", f"MountVolume.SetUp failed: {e}", warning=True)
+                await asyncio.sleep(5)
+
+    def _teardown_sandbox(self) -> None:
+        if self.netns:
+            network.delete_pod_netns(self.uid)
+            self.netns = None
+        if self._ip_taken and self.ip:
+            # The status keeps showing the address, as for any finished pod.
+            self.ctx.ips.give_back(self.ip)
+            self._ip_taken = False
+        self.sandbox_ready = False
+
+    async def _supervise(self, spec: dict[str, Any], state: ContainerState) -> None:
+        while True:
+            code = await self._run_container(spec, state)
+            if code is None or self.deleting.is_set() or not should_restart(self.policy, code):
+                self._changed.set()
+                return
+            await self._back_off(state)
+
+    async def _back_off(self, state: ContainerState) -> None:
+        state.restarting()
+        delay = backoff_delay(state.restart_count)
+        state.waiting("CrashLoopBackOff", f"back-off {delay:.0f}s restarting failed container={state.name} "
+                                          f"pod={self.name}_{self.namespace}({self.uid})")
+        self._changed.set()
+        await events.emit(self.ctx.kube, self.pod, "BackOff", f"Back-off restarting failed container {state.name}",
+                          warning=True)
+        await asyncio.sleep(delay)
+
+    async def _run_container(self, spec: dict[str, Any], state: ContainerState) -> int | None:
+        """Start the container and wait for it to end; its exit code, or None if it cannot start."""
+        kube = self.ctx.kube
+        try:
+            check_image(spec.get("image", ""))
+        except ImageNotAvailable as e:
+            state.waiting("ErrImagePull", str(e))
+            self._changed.set()
+            await events.emit(kube, self.pod, "Failed", f"Failed to pull image \"{spec.get('image')}\": {e}", warning=True)
+            await asyncio.sleep(1)
+            state.waiting("ImagePullBackOff", f'Back-off pulling image "{spec.get("image")}": {e}')
+            self._changed.set()
+            return None
+        try:
+            await self._fetch_env_sources(spec)
+            env = build_env(self.pod | {"status": {"podIP": self.ip}}, spec, self._base_env(), self._lookup_sync)
+            argv = command_line(spec, env)
+            mounts = self.volumes.mounts(spec)
+        except (ValueError, VolumeError, LookupError) as e:
+            state.waiting("CreateContainerConfigError", str(e))
+            self._changed.set()
+            await events.emit(kube, self.pod, "Failed", f"Error: {e}", warning=True)
+            return None
+        log_path = self.dir / "logs" / f"{state.name}-{state.restart_count}.log"
+        if not shutil.which(argv[0], path=env.get("PATH")):
+            message = f'exec: "{argv[0]}": executable file not found in $PATH'
+            log_path.write_bytes(_timestamp() + message.encode() + b"\n")
+            state.terminated(128, "StartError", message)
+            self._changed.set()
+            await events.emit(kube, self.pod, "Failed", f"Error: failed to start container \"{state.name}\": {message}",
+                              warning=True)
+            return 128
+        cwd = spec.get("workingDir") or str(self.dir / "work" / state.name)
+        launch_spec = self.dir / f"{state.name}.launch.json"
+        launch_spec.write_text(json.dumps({"argv": argv, "env": env, "cwd": cwd, "mounts": mounts}))
+        self.ctx.mountpoints([m["target"] for m in mounts] + ([cwd] if spec.get("workingDir") else []))
+        launcher = [sys.executable, "-m", "local_k8s.agent.launch", str(launch_spec)]
+        prefix = ["unshare", "--mount", "--propagation", "slave"] if self.host_network else ["ip", "netns", "exec", self.netns]
+        proc = await asyncio.create_subprocess_exec(
+            *prefix, *launcher, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
+        self.procs[state.name] = proc
+        state.running(proc.pid)
+        if not any(k in spec for k in ("readinessProbe", "startupProbe")):
+            state.ready = True
+        self._changed.set()
+        await events.emit(kube, self.pod, "Started", f"Started container {state.name}")
+        started = self._started[state.name] = asyncio.Event()
+        if "startupProbe" not in spec:
+            started.set()
+        pump = asyncio.create_task(self._pump_log(proc, log_path))
+        probes = [asyncio.create_task(self._probe(kind, spec[f"{kind}Probe"], spec, state, proc))
+                  for kind in ("startup", "readiness", "liveness") if spec.get(f"{kind}Probe")]
+        code = _exit_code(await proc.wait())
+        await pump
+        for task in probes:
+            task.cancel()
+        del self.procs[state.name]
+        message = ""
+        if code != 0:
+            message = log_path.read_bytes()[-TAIL_BYTES:].decode(errors="replace") if log_path.exists() else ""
+            message = "\n".join(line.split(" ", 1)[-1] for line in message.splitlines()[-20:])
+        state.terminated(code, "Completed" if code == 0 else "Error", message)
+        self._changed.set()
+        return code
+
+    async def _pump_log(self, proc: asyncio.subprocess.Process, path: Path) -> None:
+        """Copy the container's output to its log file, each line stamped as the kubelet does."""
+        assert proc.stdout is not None
+        partial = b""
+        with path.open("ab") as f:
+            while chunk := await proc.stdout.read(65536):
+                lines = (partial + chunk).split(b"\n")
+                partial = lines.pop()
+                f.write(b"".join(_timestamp() + line + b"\n" for line in lines))
+                f.flush()
+            if partial:
+                f.write(_timestamp() + partial + b"\n")
+
+    async def _probe(self, kind: str, probe: dict[str, Any], spec: dict[str, Any], state: ContainerState,
+                     proc: asyncio.subprocess.Process) -> None:
+        await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
+        started = self._started[state.name]
+        if kind != "startup":
+            await started.wait()
+        counter = ProbeState(probe)
+        while proc.returncode is None:
+            ok = await check_once(probe, self.ip or settings.NODE_IP, spec, self._exec_probe(spec))
+            verdict = counter.record(ok)
+            if kind == "readiness" and verdict is not None and state.ready != verdict:
+                state.ready = verdict
+                self._changed.set()
+            elif kind == "startup" and verdict is True:
+                state.started = True
+                if "readinessProbe" not in spec:
+                    state.ready = True
+                started.set()
+                self._changed.set()
+                return
+            elif verdict is False and kind in ("liveness", "startup"):
+                await events.emit(self.ctx.kube, self.pod, "Unhealthy",
+                                  f"{kind.capitalize()} probe failed; container {state.name} will be restarted",
+                                  warning=True)
+                await self._stop(proc, float(self.pod["spec"].get("terminationGracePeriodSeconds", 30)))
+                return
+            await asyncio.sleep(float(probe.get("periodSeconds", 10)))
+
+    def _exec_probe(self, spec: dict[str, Any]):
+        async def run(command: list[str], timeout: float) -> int:
+            prefix = [] if self.host_network else ["ip", "netns", "exec", self.netns or ""]
+            env = build_env(self.pod, spec, self._base_env(), self._lookup_sync)
+            proc = await asyncio.create_subprocess_exec(*prefix, *command, env=env, stdout=asyncio.subprocess.DEVNULL,
+                                                        stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
+            try:
+                return await asyncio.wait_for(proc.wait(), timeout)
+            except asyncio.TimeoutError:
+                _signal_group(proc.pid, signal.SIGKILL)
+                return 1
+
+        return run
+
+    async def _stop(self, proc: asyncio.subprocess.Process, grace: float) -> None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except asyncio.TimeoutError:
+            _signal_group(proc.pid, signal.SIGKILL)
+
+    async def _stop_containers(self) -> None:
+        meta = self.pod["metadata"]
+        grace = meta.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = self.pod["spec"].get("terminationGracePeriodSeconds", 30)
+        if self.procs:
+            await events.emit(self.ctx.kube, self.pod, "Killing", "Stopping container(s) "
+                              + ", ".join(self.procs))
+        await asyncio.gather(*(self._stop(p, float(grace)) for p in list(self.procs.values())))
+
+    async def _delete_from_api(self) -> None:
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+                "preconditions": {"uid": self.uid}}
+        try:
+            await self.ctx.kube.request("DELETE", f"/api/v1/namespaces/{self.namespace}/pods/{self.name}", body)
+        except ApiError as e:
+            if e.code not in (404, 409):
+                log.warning("deleting pod %s/%s failed: %s", self.namespace, self.name, e)
+
+    # ---- status ---------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        will_restart = not self.deleting.is_set() and any(
+            "terminated" in c.state and should_restart(self.policy, c.exit_code or 0) for c in self.main)
+        if not self.initialized and any(c.exit_code not in (None, 0) for c in self.init):
+            will_restart = self.policy != "Never" and not self.deleting.is_set()
+        return pod_status(self.pod, ip=self.ip, start_time=self.start_time, init=self.init, main=self.main,
+                          initialized=self.initialized, will_restart=will_restart,
+                          sandbox_ready=self.sandbox_ready, transitions=self.transitions)
+
+    async def _publish(self) -> None:
+        status = self.status()
+        if status == self._last_status:
+            return
+        try:
+            await self.ctx.kube.merge_patch(f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status",
+                                            {"status": status})
+            self._last_status = status
+        except ApiError as e:
+            if e.code == 404:
+                self.removed()
+            else:
+                log.warning("status of %s/%s not posted: %s", self.namespace, self.name, e)
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await self._changed.wait()
+            await asyncio.sleep(0.02)  # let a burst of changes settle into one patch
+            self._changed.clear()
+            await self._publish()
+
+    # ---- environment ----------------------------------------------------------------------
+
+    def _base_env(self) -> dict[str, str]:
+        home = self.dir / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        path = os.pathsep.join([str(settings.python_env_bin()), "/usr/local/sbin", "/usr/local/bin",
+                                "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+        return {
+            "PATH": path, "HOME": str(home), "HOSTNAME": self.name, "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "KUBERNETES_SERVICE_HOST": settings.KUBERNETES_SERVICE_IP, "KUBERNETES_SERVICE_PORT": "443",
+            "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+        }
+
+    async def _fetch_env_sources(self, spec: dict[str, Any]) -> None:
+        """Read the ConfigMaps and Secrets the container's env refers to, for `_lookup_sync`."""
+        refs = set()
+        for source in spec.get("envFrom") or []:
+            for kind in ("configMap", "secret"):
+                if source.get(f"{kind}Ref"):
+                    refs.add((kind, source[f"{kind}Ref"]["name"]))
+        for var in spec.get("env") or []:
+            for kind in ("configMap", "secret"):
+                ref = (var.get("valueFrom") or {}).get(f"{kind}KeyRef")
+                if ref:
+                    refs.add((kind, ref["name"]))
+        for kind, name in refs:
+            try:
+                data = await self.volumes.read(kind, name)
+            except ApiError as e:
+                if e.code != 404:
+                    raise LookupError(f'{kind} "{name}": {e}') from e
+                data = None
+            self._env_sources[(kind, name)] = data
+
+    def _lookup_sync(self, kind: str, name: str, key: str, optional: bool):
+        """ConfigMap/Secret values for env, from what `_fetch_env_sources` read."""
+        data = self._env_sources.get((kind, name))
+        if data is None:
+            if optional:
+                return None if key else {}
+            raise LookupError(f'{kind} "{name}" not found')
+        if not key:
+            return data
+        if key not in data:
+            if optional:
+                return None
+            raise LookupError(f'key "{key}" not found in {kind} "{name}"')
+        return data[key]
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,330 @@
+"""Bring the local Kubernetes up and down: etcd, kube-apiserver, kube-controller-manager and
+the node agent as processes, with their state in one folder."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from . import binaries, network, pki, settings
+
+# Controllers that Dask workloads and tests need; the rest would only cost CPU on small machines.
+CONTROLLERS = [
+    "garbage-collector-controller",
+    "namespace-controller",
+    "deployment-controller",
+    "replicaset-controller",
+    "statefulset-controller",
+    "job-controller",
+    "endpoints-controller",
+    "endpointslice-controller",
+    "endpointslice-mirroring-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "root-ca-certificate-publisher-controller",
+    "pod-garbage-collector-controller",
+    "node-lifecycle-controller",
+    "disruption-controller",
+]
+# Started in this order, stopped in reverse.
+COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "node-agent"]
+CRD_DIR = Path(__file__).resolve().parent.parent / "operator" / "crds"
+
+
+class LocalCluster:
+    """One local Kubernetes, identified by its state folder."""
+
+    def __init__(self, state_dir: Path | str | None = None, console: Console | None = None) -> None:
+        self.layout = settings.Layout(Path(state_dir) if state_dir else settings.default_state_dir())
+        self.console = console or Console(stderr=True)
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """Environment for clients: KUBECONFIG and a PATH that has kubectl and helm."""
+        path = os.pathsep.join([*map(str, binaries.bin_dirs()), os.environ.get("PATH", "")])
+        return {"KUBECONFIG": str(self.layout.kubeconfig), "PATH": path}
+
+    def _pid(self, component: str) -> int | None:
+        try:
+            return int((self.layout.pids / f"{component}.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def running_components(self) -> dict[str, bool]:
+        return {c: _alive(self._pid(c)) for c in COMPONENTS}
+
+    def is_up(self) -> bool:
+        return all(self.running_components().values()) and self._node_ready()
+
+    def _token(self) -> str:
+        return (self.layout.pki / "tokens.csv").read_text().split(",", 1)[0]
+
+    def _http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.layout.api_url, verify=str(self.layout.pki / "ca.crt"),
+                            headers={"Authorization": f"Bearer {self._token()}"}, timeout=5)
+
+    def _api_ready(self) -> bool:
+        try:
+            with self._http() as http:
+                return http.get("/readyz").status_code == 200
+        except (httpx.HTTPError, OSError):
+            return False
+
+    def _node_ready(self) -> bool:
+        try:
+            with self._http() as http:
+                node = http.get(f"/api/v1/nodes/{settings.NODE_NAME}").json()
+        except (httpx.HTTPError, OSError, ValueError):
+            return False
+        if node.get("kind") != "Node":
+            return False
+        conditions = node.get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def status(self) -> dict:
+        running = self.running_components()
+        return {
+            "state_dir": str(self.layout.root),
+            "kubeconfig": str(self.layout.kubeconfig),
+            "components": running,
+            "api_ready": any(running.values()) and self._api_ready(),
+            "node_ready": any(running.values()) and self._node_ready(),
+        }
+
+    # ---- up ------------------------------------------------------------------------------
+
+    def up(self, *, install_operator: bool = True, timeout: float = 180) -> dict[str, float]:
+        """Start everything (building binaries first if needed); returns seconds per step."""
+        timings: dict[str, float] = {}
+        if self.is_up():
+            self.console.print(f"local Kubernetes already up; kubeconfig: {self.layout.kubeconfig}")
+            return timings
+        if self.layout.root.exists() or network.leftovers():
+            self.console.print("cleaning up an earlier run first")
+            self.down(quiet=True)
+
+        def step(name: str, fn: Callable[[], None]) -> None:
+            started = time.monotonic()
+            with self.console.status(f"{name}..."):
+                fn()
+            timings[name] = time.monotonic() - started
+            self.console.print(f"[green]✓[/] {name} ({timings[name]:.1f} s)")
+
+        built = binaries.build_all(self.console)
+        timings.update({f"build {k}": v for k, v in built.items() if v})
+        try:
+            step("network", network.setup_host)
+            step("certificates", self._write_pki)
+            step("etcd", lambda: self._start_etcd(timeout))
+            step("kube-apiserver", lambda: self._start_apiserver(timeout))
+            step("custom resource definitions", self._apply_crds)
+            step("kube-controller-manager", self._start_controller_manager)
+            step("node agent", lambda: self._start_agent(timeout))
+            if install_operator:
+                step("operator", self._install_operator)
+        except BaseException:
+            self.console.print("[red]start failed; logs are in[/]", self.layout.logs)
+            self._stop_processes()
+            network.teardown_host()
+            raise
+        self.console.print(f"kubeconfig: {self.layout.kubeconfig}")
+        return timings
+
+    def _write_pki(self) -> None:
+        for folder in (self.layout.root, self.layout.logs, self.layout.pids, self.layout.pods):
+            folder.mkdir(parents=True, exist_ok=True)
+        token = pki.generate(self.layout.pki)
+        pki.write_kubeconfig(self.layout.kubeconfig, self.layout.api_url, self.layout.pki / "ca.crt", token)
+
+    def _spawn(self, component: str, cmd: list[str]) -> subprocess.Popen:
+        log = (self.layout.logs / f"{component}.log").open("ab")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=self.layout.root)
+        (self.layout.pids / f"{component}.pid").write_text(str(proc.pid))
+        return proc
+
+    def _wait(self, what: str, check: Callable[[], bool], proc: subprocess.Popen, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} exited with code {proc.returncode}; see "
+                                   f"{self.layout.logs / (what + '.log')}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} not ready after {timeout:.0f} s; see {self.layout.logs}")
+            time.sleep(0.2)
+
+    def _start_etcd(self, timeout: float) -> None:
+        p = self.layout.ports
+        client = f"http://127.0.0.1:{p.etcd_client}"
+        proc = self._spawn("etcd", [
+            str(binaries.binary("etcd")), "--name", "local", "--data-dir", str(self.layout.etcd_data),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", f"http://127.0.0.1:{p.etcd_peer}",
+            "--initial-advertise-peer-urls", f"http://127.0.0.1:{p.etcd_peer}",
+            "--initial-cluster", f"local=http://127.0.0.1:{p.etcd_peer}",
+            "--unsafe-no-fsync", "--log-level", "warn",
+        ])
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{client}/health", timeout=1).json().get("health") == "true"
+            except (httpx.HTTPError, ValueError):
+                return False
+
+        self._wait("etcd", healthy, proc, timeout)
+
+    def _start_apiserver(self, timeout: float) -> None:
+        pki_dir, p = self.layout.pki, self.layout.ports
+        proc = self._spawn("kube-apiserver", [
+            str(binaries.binary("kube-apiserver")),
+            f"--etcd-servers=http://127.0.0.1:{p.etcd_client}",
+            f"--bind-address={settings.NODE_IP}", f"--secure-port={p.apiserver}",
+            f"--advertise-address={settings.NODE_IP}",
+            f"--tls-cert-file={pki_dir / 'apiserver.crt'}", f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
+            f"--client-ca-file={pki_dir / 'ca.crt'}",
+            f"--token-auth-file={pki_dir / 'tokens.csv'}",
+            "--authorization-mode=Node,RBAC",
+            f"--service-cluster-ip-range={settings.SERVICE_CIDR}",
+            f"--service-account-issuer=https://kubernetes.default.svc.{settings.CLUSTER_DOMAIN}",
+            f"--service-account-key-file={pki_dir / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
+            "--allow-privileged=true",
+            "--kubelet-preferred-address-types=InternalIP",
+            "--enable-priority-and-fairness=false",
+            "--profiling=false", "--v=1",
+        ])
+        self._wait("kube-apiserver", self._api_ready, proc, timeout)
+
+    def _kubectl(self, *args: str, stdin: str | None = None) -> str:
+        result = subprocess.run([str(binaries.binary("kubectl")), *args], input=stdin, text=True,
+                                capture_output=True, env={**os.environ, **self.env()})
+        if result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def _apply_crds(self) -> None:
+        # Before the controller manager starts: its garbage collector only learns of kinds
+        # through discovery, so CRDs installed first get cascading deletion from the start.
+        crds = sorted(CRD_DIR.glob("*.yaml")) if CRD_DIR.is_dir() else []
+        if not crds:
+            return
+        self._kubectl("apply", "--server-side", *[f"--filename={c}" for c in crds])
+        self._kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+
+    def _start_controller_manager(self) -> None:
+        pki_dir = self.layout.pki
+        self._spawn("kube-controller-manager", [
+            str(binaries.binary("kube-controller-manager")),
+            f"--kubeconfig={self.layout.kubeconfig}",
+            "--leader-elect=false", "--secure-port=0",
+            f"--service-account-private-key-file={pki_dir / 'sa.key'}",
+            f"--root-ca-file={pki_dir / 'ca.crt'}",
+            f"--controllers={','.join(CONTROLLERS)}",
+            "--concurrent-gc-syncs=5", "--v=1",
+        ])
+
+    def _start_agent(self, timeout: float) -> None:
+        proc = self._spawn("node-agent", [sys.executable, "-m", "local_k8s.agent",
+                                          "--state-dir", str(self.layout.root)])
+        self._wait("node-agent", self._node_ready, proc, timeout)
+
+    def _install_operator(self) -> None:
+        try:
+            from dask_k8s_operator import install
+        except ImportError:
+            self.console.print("[yellow]operator package not available; skipped[/]")
+            return
+        install.install({**os.environ, **self.env()})
+
+    # ---- down ----------------------------------------------------------------------------
+
+    def _stop_processes(self) -> list[str]:
+        stopped = []
+        for component in reversed(COMPONENTS):
+            pid = self._pid(component)
+            if _alive(pid):
+                _kill_group(pid, grace=10 if component == "node-agent" else 5)
+                stopped.append(f"{component} (pid {pid})")
+        # Anything still running inside a pod namespace (e.g. the agent was killed hard).
+        for ns in network.list_pod_netns():
+            out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+            for pid in map(int, out.split()):
+                _kill_group(pid, grace=2)
+                stopped.append(f"pod process {pid}")
+        return stopped
+
+    def down(self, quiet: bool = False) -> list[str]:
+        """Stop every process and remove every namespace, link, route and file of this run."""
+        removed = self._stop_processes()
+        removed += network.teardown_host()
+        mounts = self.layout.root / "mountpoints.json"
+        if mounts.exists():
+            for path in sorted(json.loads(mounts.read_text()), key=len, reverse=True):
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    pass
+        if self.layout.root.exists():
+            subprocess.run(["rm", "-rf", str(self.layout.root)], check=False)
+            removed.append(str(self.layout.root))
+        if not quiet:
+            for item in removed:
+                self.console.print(f"removed {item}")
+        return removed
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); it is not running.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _kill_group(pid: int, grace: float) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.1)
+
+
+async def wait_for_default_service_account(namespace: str, timeout: float = 30) -> None:
+    """Pods are refused until the namespace's `default` ServiceAccount exists."""
+    import kr8s.asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await kr8s.asyncio.objects.ServiceAccount.get("default", namespace=namespace)
+            return
+        except kr8s.NotFoundError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no default ServiceAccount in namespace {namespace}") from None
+            await asyncio.sleep(0.1)

@@ -1,0 +1,71 @@
+"""Small kr8s helpers shared by KubeCluster and HelmCluster."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import kr8s
+from kr8s.asyncio.objects import APIObject, Pod
+
+from .resources import API_VERSION, GROUP
+
+T = TypeVar("T", bound=APIObject)
+
+CRDS_MISSING = (
+    "The Dask custom resources (group {group}) are not installed in this Kubernetes cluster. "
+    "Install the operator (its Helm chart installs the CRDs) or `kubectl apply -f operator/crds/`."
+)
+
+
+def status_code(error: BaseException) -> int | None:
+    response = getattr(error, "response", None)
+    return getattr(response, "status_code", None)
+
+
+async def fetch(cls: type[T], name: str, namespace: str, api: Any) -> T | None:
+    """The object, or None when it does not exist (one GET, no retry loop)."""
+    obj = cls({"metadata": {"name": name}}, namespace=namespace, api=api)
+    try:
+        await obj.refresh()
+    except kr8s.NotFoundError:
+        return None
+    return obj
+
+
+async def ensure_crds(api: Any) -> None:
+    """Raise a RuntimeError that says what to install when the Dask CRDs are missing."""
+    try:
+        async with api.call_api("GET", version=API_VERSION, base="/apis") as resp:
+            served = {r.get("name") for r in resp.json().get("resources", [])}
+    except kr8s.ServerError as e:
+        if status_code(e) == 404:
+            raise RuntimeError(CRDS_MISSING.format(group=GROUP)) from None
+        raise
+    if "daskclusters" not in served:
+        raise RuntimeError(CRDS_MISSING.format(group=GROUP))
+
+
+async def list_raw(api: Any, kind: Any, namespace: str, **selectors: Any) -> list[dict]:
+    """Plain dicts of every object of ``kind`` matching the selectors."""
+    return [obj.raw async for obj in api.async_get(kind, namespace=namespace, **selectors)]
+
+
+def forbidden_hint(error: BaseException, action: str, namespace: str) -> str:
+    return (
+        f"Kubernetes refused to {action} in namespace {namespace!r} ({error}). The account needs "
+        "the client role shipped in dask_k8s_lab/manifests/client-rbac.yaml (bind it with a "
+        "RoleBinding or ClusterRoleBinding)."
+    )
+
+
+async def pod_log_tail(pod: Pod, lines: int = 20) -> str:
+    """The last ``lines`` log lines of a pod's first container (previous run if it restarted)."""
+    text = ""
+    for previous in (False, True):
+        try:
+            text = "\n".join([line async for line in pod.logs(tail_lines=lines, previous=previous)])
+        except Exception:
+            continue
+        if text.strip():
+            break
+    return text

@@ -1,0 +1,634 @@
+"""``KubeCluster``: create or attach to a DaskCluster and drive it from Python.
+
+One asyncio core (every ``_method`` is a coroutine running on the cluster's loop) with the thin
+sync facade that distributed's ``Cluster`` provides through ``self.sync``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import copy
+import logging
+import time
+import uuid
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import kr8s
+from distributed.core import Status, rpc
+from distributed.deploy.cluster import Cluster
+from distributed.utils import Log, Logs, NoOpAwaitable, format_dashboard_link
+from kr8s.asyncio.objects import Pod, Service
+
+from . import config
+from .auth import ClusterAuth, resolve_api
+from .kube import ensure_crds, fetch, forbidden_hint, list_raw, pod_log_tail, status_code
+from .networking import Endpoint, connect_scheduler, list_node_addresses, wait_for_scheduler
+from .options import KubeClusterOptions
+from .progress import (
+    FATAL_WAITING_REASONS,
+    ComponentState,
+    StartupDisplay,
+    render_html,
+    stuck_reasons,
+    summarize,
+)
+from .resources import (
+    LABEL_CLUSTER,
+    LABEL_COMPONENT,
+    DaskAutoscaler,
+    DaskCluster,
+    DaskWorkerGroup,
+)
+from .specs import (
+    derive_worker_spec,
+    make_cluster_spec,
+    make_worker_group,
+    scheduler_service_name,
+    worker_group_name,
+)
+from .validation import (
+    CreateMode,
+    ValidationError,
+    validate_adapt_bounds,
+    validate_count,
+    validate_worker_group_name,
+)
+
+logger = logging.getLogger(__name__)
+
+#: adapt() maximum when neither the argument nor ``kubernetes.count.max`` gives one.
+DEFAULT_ADAPT_MAXIMUM = 1000
+_POLL_STARTING = 0.2
+_POLL_RUNNING = 5.0
+
+
+class SchedulerStartupError(RuntimeError):
+    """The scheduler pod failed to start; the message carries its last log lines."""
+
+
+class KubeCluster(Cluster):
+    """Launch or attach to a Dask cluster on Kubernetes, run by the Dask operator.
+
+    All arguments are keyword-only; unset ones come from the ``kubernetes.*`` Dask config.
+
+    Parameters
+    ----------
+    name: Cluster name (default ``kubernetes.name``, ``dask-{user}-{uuid}``). Ignored in favour of
+        ``custom_cluster_spec['metadata']['name']`` when a custom spec is given.
+    namespace: Namespace (default: the current context's or service account's).
+    image: Container image of scheduler and workers.
+    n_workers: Workers in the default group at creation (default 0).
+    resources: ``{"requests": {...}, "limits": {...}}`` for scheduler and worker containers.
+    env: A mapping or a list of Kubernetes env entries for scheduler and workers.
+    worker_command: Worker command, a string or a list (default ``dask worker``).
+    port_forward_cluster_ip: Always port-forward a ClusterIP Service instead of trying it directly.
+    create_mode: ``CreateMode`` (or its name): CREATE_OR_CONNECT, CREATE_ONLY, CONNECT_ONLY.
+    shutdown_on_close: Delete the cluster on close. Default: True if this object created it,
+        False if it attached to an existing one.
+    idle_timeout: Seconds of scheduler idleness after which the operator deletes the cluster.
+    resource_timeout: Seconds to wait for each resource to reach its expected state (default 60).
+    scheduler_service_type: ClusterIP, NodePort or LoadBalancer.
+    custom_cluster_spec: A DaskCluster manifest (dict) or a path to a YAML one.
+    scheduler_forward_port: Local port for a forwarded dashboard (forces forwarding it).
+    jupyter: Run Jupyter on the scheduler (``jupyter_link``).
+    auth: ``ClusterAuth`` or a list of them (default: kr8s discovery).
+    quiet: No startup display.
+    """
+
+    _instances: weakref.WeakSet[KubeCluster] = weakref.WeakSet()
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        namespace: str | None = None,
+        image: str | None = None,
+        n_workers: int | None = None,
+        resources: dict[str, Any] | None = None,
+        env: dict[str, str] | list[dict[str, Any]] | None = None,
+        worker_command: str | list[str] | None = None,
+        port_forward_cluster_ip: bool | None = None,
+        create_mode: CreateMode | str | None = None,
+        shutdown_on_close: bool | None = None,
+        idle_timeout: int | None = None,
+        resource_timeout: float | None = None,
+        scheduler_service_type: str | None = None,
+        custom_cluster_spec: str | dict[str, Any] | None = None,
+        scheduler_forward_port: int | None = None,
+        jupyter: bool | None = None,
+        auth: ClusterAuth | Sequence[ClusterAuth] | None = None,
+        loop: Any = None,
+        asynchronous: bool = False,
+        quiet: bool = False,
+        **kwargs: Any,
+    ):
+        self._options = KubeClusterOptions.resolve(
+            name=name,
+            namespace=namespace,
+            image=image,
+            n_workers=n_workers,
+            resources=resources,
+            env=env,
+            worker_command=worker_command,
+            port_forward_cluster_ip=port_forward_cluster_ip,
+            create_mode=create_mode,
+            shutdown_on_close=shutdown_on_close,
+            idle_timeout=idle_timeout,
+            resource_timeout=resource_timeout,
+            scheduler_service_type=scheduler_service_type,
+            custom_cluster_spec=custom_cluster_spec,
+            scheduler_forward_port=scheduler_forward_port,
+            jupyter=jupyter,
+        )
+        self._auth = auth
+        self._api: Any = None
+        self.namespace: str | None = self._options.namespace
+        self.shutdown_on_close: bool | None = self._options.shutdown_on_close
+        self.created = False  # True once this object has created the DaskCluster
+        self.comm_endpoint: Endpoint | None = None
+        self.dashboard_endpoint: Endpoint | None = None
+        self._worker_spec: dict[str, Any] | None = None  # the cluster's default worker section
+        self.jupyter = self._options.jupyter  # updated from the scheduler args once attached
+        self._components: list[ComponentState] = []
+        self._watch_task: asyncio.Task | None = None
+        self._start_lock: asyncio.Lock | None = None
+        self._display: StartupDisplay | None = None
+        super().__init__(asynchronous=asynchronous, loop=loop, quiet=quiet, name=self._options.name, **kwargs)
+        KubeCluster._instances.add(self)
+        if not self.asynchronous:
+            self._loop_runner.start()
+            self.sync(self._start)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __await__(self):
+        async def _():
+            await self._start()
+            return self
+
+        return _().__await__()
+
+    async def _start(self) -> None:
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self.status != Status.created:
+                if self.status in (Status.closed, Status.failed):
+                    raise RuntimeError(f"KubeCluster {self.name!r} is closed")
+                return
+            self.status = Status.starting
+            self._display = StartupDisplay(f"Creating KubeCluster {self.name!r}", quiet=self.quiet)
+            try:
+                await self._start_cluster()
+            except BaseException as e:
+                if self._display is not None:
+                    self._display.finish(self._components, f"KubeCluster {self.name!r} failed: {type(e).__name__}")
+                await self._cleanup_failed_start()
+                raise
+            if self._display is not None:
+                self._display.finish(self._components, f"KubeCluster {self.name!r} is running")
+            self._watch_task = asyncio.create_task(self._watch_components(_POLL_RUNNING))
+
+    async def _start_cluster(self) -> None:
+        opts = self._options
+        self._api = await resolve_api(self._auth, opts.namespace)
+        self.namespace = opts.namespace or self._api.namespace
+        await ensure_crds(self._api)
+        existing = await fetch(DaskCluster, self.name, self.namespace, self._api)
+        if existing is None:
+            if opts.create_mode is CreateMode.CONNECT_ONLY:
+                raise ValueError(
+                    f"DaskCluster {self.name!r} does not exist in namespace {self.namespace!r} and "
+                    "create_mode is CONNECT_ONLY. Check the name (`kubectl get daskclusters -n "
+                    f"{self.namespace}`) or use create_mode=CREATE_OR_CONNECT to create it."
+                )
+            existing = await self._create_cluster()
+        elif opts.create_mode is CreateMode.CREATE_ONLY:
+            raise ValueError(
+                f"DaskCluster {self.name!r} already exists in namespace {self.namespace!r} and "
+                "create_mode is CREATE_ONLY. Pick another name, or use KubeCluster.from_name to attach."
+            )
+        self._worker_spec = copy.deepcopy(existing.raw["spec"].get("worker") or {})
+        containers = ((existing.raw["spec"].get("scheduler") or {}).get("spec") or {}).get("containers") or [{}]
+        self.jupyter = "--jupyter" in (containers[0].get("args") or []) + (containers[0].get("command") or [])
+        if self.shutdown_on_close is None:
+            self.shutdown_on_close = self.created
+        self._log(f"{'Created' if self.created else 'Found'} DaskCluster {self.name} in {self.namespace}")
+        await self._wait_for_running()
+        await self._connect()
+        await super()._start()
+
+    async def _create_cluster(self) -> DaskCluster:
+        opts = self._options
+        if opts.custom_cluster_spec is not None:
+            manifest = copy.deepcopy(opts.custom_cluster_spec)
+            if opts.idle_timeout is not None:
+                manifest["spec"]["idleTimeout"] = int(opts.idle_timeout)
+        else:
+            manifest = make_cluster_spec(
+                name=self.name,
+                image=opts.image,
+                n_workers=opts.n_workers,
+                resources=opts.resources,
+                env=opts.env,
+                worker_command=opts.worker_command,
+                scheduler_service_type=opts.scheduler_service_type,
+                idle_timeout=opts.idle_timeout,
+                jupyter=opts.jupyter,
+            )
+        manifest.setdefault("metadata", {})["namespace"] = self.namespace
+        cluster = DaskCluster(manifest, namespace=self.namespace, api=self._api)
+        try:
+            await cluster.create()
+        except kr8s.ServerError as e:
+            code = status_code(e)
+            if code == 409 and self._options.create_mode is CreateMode.CREATE_OR_CONNECT:
+                found = await fetch(DaskCluster, self.name, self.namespace, self._api)
+                if found is not None:
+                    return found
+            if code == 403:
+                raise PermissionError(forbidden_hint(e, "create daskclusters", self.namespace)) from None
+            if code in (400, 422):
+                raise ValueError(f"The API server rejected DaskCluster {self.name!r}: {e}") from None
+            raise
+        self.created = True
+        return cluster
+
+    async def _snapshot(self, with_events: bool) -> tuple[dict | None, list[dict], dict | None, list[dict]]:
+        api, ns = self._api, self.namespace
+        cluster_task = fetch(DaskCluster, self.name, ns, api)
+        pods_task = list_raw(api, Pod, ns, label_selector={LABEL_CLUSTER: self.name})
+        service_task = fetch(Service, scheduler_service_name(self.name), ns, api)
+        cluster, pods, service = await asyncio.gather(cluster_task, pods_task, service_task)
+        events: list[dict] = []
+        if with_events:
+            with contextlib.suppress(Exception):
+                events = await list_raw(api, "events", ns)
+        return (cluster.raw if cluster else None), pods, (service.raw if service else None), events
+
+    async def _refresh_components(self, with_events: bool = False) -> tuple[dict | None, list[dict]]:
+        cluster, pods, service, events = await self._snapshot(with_events)
+        connection = ""
+        if self.comm_endpoint is not None:
+            connection = f"{self.comm_endpoint.mode} {self.comm_endpoint.address}"
+        self._components = summarize(cluster, pods, service, events, cluster_name=self.name, connection=connection)
+        return cluster, pods
+
+    async def _wait_for_running(self) -> None:
+        """Wait until the operator reports Running; fail fast with the reason when stuck."""
+        timeout = self._options.resource_timeout
+        start = time.monotonic()
+        picked_up_at: float | None = None
+        with_events = False
+        while True:
+            cluster, pods = await self._refresh_components(with_events)
+            if self._display is not None:
+                self._display.update(self._components)
+            now = time.monotonic()
+            if cluster is None:
+                raise RuntimeError(
+                    f"DaskCluster {self.name!r} disappeared from namespace {self.namespace!r} while starting"
+                )
+            phase = (cluster.get("status") or {}).get("phase")
+            if phase == "Running":
+                return
+            if phase == "Error":
+                raise RuntimeError(
+                    f"The operator marked DaskCluster {self.name!r} as Error: {stuck_reasons(self._components)}"
+                )
+            await self._check_scheduler_failed(pods)
+            if phase is None:
+                if now - start > timeout:
+                    raise TimeoutError(
+                        f"DaskCluster {self.name!r} in namespace {self.namespace!r} got no status from the "
+                        f"operator within resource_timeout={timeout:g}s. Is the Dask operator running and "
+                        "watching this namespace? Check `kubectl get pods -A | grep operator` and its logs, "
+                        "and that the CRDs are installed (`kubectl get crd daskclusters.kubernetes.dask.org`)."
+                    )
+            else:
+                picked_up_at = picked_up_at or now
+                if now - picked_up_at > timeout:
+                    raise TimeoutError(
+                        f"DaskCluster {self.name!r} is still {phase!r} after resource_timeout={timeout:g}s: "
+                        f"{stuck_reasons(self._components)}"
+                    )
+            # Ask for events only once something looks slow, to keep each poll cheap.
+            with_events = now - start > 2
+            await asyncio.sleep(_POLL_STARTING)
+
+    async def _check_scheduler_failed(self, pods: list[dict]) -> None:
+        for pod in pods:
+            labels = (pod.get("metadata") or {}).get("labels") or {}
+            if labels.get(LABEL_COMPONENT) != "scheduler":
+                continue
+            reason = _fatal_container_reason(pod)
+            if reason is None:
+                continue
+            name = pod["metadata"]["name"]
+            tail = await pod_log_tail(Pod(pod, namespace=self.namespace, api=self._api))
+            raise SchedulerStartupError(
+                f"The scheduler of KubeCluster {self.name!r} failed to start ({reason}). Check the "
+                f"scheduler command and image. Last log lines of pod {name}:\n{tail or '(no output)'}"
+            )
+
+    async def _connect(self) -> None:
+        opts = self._options
+        service = await Service.get(scheduler_service_name(self.name), namespace=self.namespace, api=self._api)
+        nodes: list[str] = []
+        if service.raw["spec"].get("type") == "NodePort":
+            nodes = await list_node_addresses(self._api)
+        self.comm_endpoint, self.dashboard_endpoint = await connect_scheduler(
+            service,
+            port_forward_cluster_ip=opts.port_forward_cluster_ip,
+            direct_timeout=opts.direct_connect_timeout,
+            dashboard_forward_port=opts.scheduler_forward_port,
+            nodes=nodes,
+        )
+        self._log(f"Scheduler at {self.comm_endpoint.address} ({self.comm_endpoint.mode})")
+        self.scheduler_comm = rpc(self.comm_endpoint.address)
+        await wait_for_scheduler(
+            self.scheduler_comm,
+            f"{self.comm_endpoint.address} ({self.comm_endpoint.mode})",
+            opts.resource_timeout,
+            f"KubeCluster {self.name!r}",
+        )
+
+    async def _watch_components(self, interval: float) -> None:
+        """Keep the component states fresh for the live HTML repr."""
+        while self.status == Status.running:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await self._refresh_components()
+
+    async def _stop_networking(self) -> None:
+        for endpoint in (self.comm_endpoint, self.dashboard_endpoint):
+            if endpoint is not None and endpoint.forwarder is not None:
+                await endpoint.forwarder.stop()
+
+    async def _cleanup_failed_start(self) -> None:
+        """Leave nothing behind: stop forwards, close the rpc and delete what we created."""
+        with contextlib.suppress(Exception):
+            await self._stop_networking()
+        if self.scheduler_comm is not None:
+            with contextlib.suppress(Exception):
+                await self.scheduler_comm.close_rpc()
+        if self.created and self._api is not None:
+            with contextlib.suppress(Exception):
+                await self._delete_cluster(timeout=30)
+        self.status = Status.closed
+
+    async def _delete_cluster(self, timeout: float | None) -> None:
+        cluster = DaskCluster({"metadata": {"name": self.name}}, namespace=self.namespace, api=self._api)
+        try:
+            await cluster.delete(propagation_policy="Foreground")
+        except kr8s.NotFoundError:
+            return
+        deadline = time.monotonic() + (timeout or 3600)
+        while time.monotonic() < deadline:
+            if not await cluster.exists():
+                return
+            await asyncio.sleep(0.25)
+        logger.warning("DaskCluster %s still exists %ss after deletion", self.name, timeout)
+
+    def close(self, timeout: float | None = 3600) -> Any:
+        """Close the connection; delete the cluster if ``shutdown_on_close``."""
+        if self.status == Status.closed:
+            return NoOpAwaitable() if self.asynchronous else None
+        try:
+            return self.sync(self._close, timeout=timeout)
+        except RuntimeError:  # the loop is gone at interpreter exit
+            return None
+
+    async def _close(self, timeout: float | None = None) -> None:
+        if self.status == Status.closed:
+            return
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watch_task
+        await super()._close()
+        await self._stop_networking()
+        if self.shutdown_on_close and self._api is not None:
+            await self._delete_cluster(timeout)
+            self._log(f"Deleted DaskCluster {self.name}")
+        self.status = Status.closed
+
+    @classmethod
+    def from_name(cls, name: str, **kwargs: Any) -> KubeCluster:
+        """Attach to an existing cluster; closing this object leaves the cluster running."""
+        kwargs.setdefault("shutdown_on_close", False)
+        return cls(name=name, create_mode=CreateMode.CONNECT_ONLY, **kwargs)
+
+    # ------------------------------------------------------------------ scaling
+
+    def scale(self, n: int, worker_group: str = "default") -> Any:
+        """Scale a worker group (default: the cluster's default group) to ``n`` workers.
+
+        Turns off adaptive scaling of that group. Scale-down is done by the operator, which
+        retires the group's workers through the scheduler so their data is kept.
+        """
+        return self.sync(self._scale, n, worker_group)
+
+    async def _scale(self, n: int, worker_group: str = "default") -> None:
+        n = validate_count(n, "n")
+        validate_worker_group_name(worker_group, self.name)
+        await self._delete_autoscaler(worker_group)
+        if worker_group == "default":
+            target: Any = DaskCluster({"metadata": {"name": self.name}}, namespace=self.namespace, api=self._api)
+        else:
+            target = DaskWorkerGroup(
+                {"metadata": {"name": worker_group_name(self.name, worker_group)}}, namespace=self.namespace, api=self._api
+            )
+        try:
+            await target.scale(n)
+        except kr8s.NotFoundError:
+            raise ValueError(
+                f"worker_group={worker_group!r} does not exist in KubeCluster {self.name!r}. "
+                "Create it with add_worker_group first."
+            ) from None
+
+    def adapt(self, minimum: int | None = None, maximum: int | None = None, worker_group: str = "default", **kwargs: Any) -> Any:
+        """Let the operator scale a worker group between ``minimum`` and ``maximum`` workers.
+
+        A DaskAutoscaler resource does the work server-side; ``scale()`` turns it off again.
+        """
+        if kwargs:
+            raise TypeError(f"adapt() got unexpected arguments {sorted(kwargs)}; pass minimum and maximum")
+        return self.sync(self._adapt, minimum, maximum, worker_group)
+
+    def _autoscaler_name(self, worker_group: str) -> str:
+        return self.name if worker_group == "default" else worker_group_name(self.name, worker_group)
+
+    async def _adapt(self, minimum: int | None, maximum: int | None, worker_group: str = "default") -> None:
+        if minimum is None:
+            minimum = 0
+        if maximum is None:
+            maximum = config.get("count.max") or max(DEFAULT_ADAPT_MAXIMUM, minimum)
+        minimum, maximum = validate_adapt_bounds(minimum, maximum)
+        validate_worker_group_name(worker_group, self.name)
+        body = {
+            "apiVersion": DaskAutoscaler.version,
+            "kind": "DaskAutoscaler",
+            "metadata": {"name": self._autoscaler_name(worker_group), "labels": {LABEL_CLUSTER: self.name}},
+            "spec": {
+                "cluster": self.name,
+                "workerGroup": worker_group_name(self.name, worker_group),
+                "minimum": minimum,
+                "maximum": maximum,
+            },
+        }
+        autoscaler = await fetch(DaskAutoscaler, body["metadata"]["name"], self.namespace, self._api)
+        if autoscaler is None:
+            await DaskAutoscaler(body, namespace=self.namespace, api=self._api).create()
+        else:
+            await autoscaler.patch({"spec": body["spec"]})
+
+    async def _delete_autoscaler(self, worker_group: str) -> None:
+        autoscaler = DaskAutoscaler(
+            {"metadata": {"name": self._autoscaler_name(worker_group)}}, namespace=self.namespace, api=self._api
+        )
+        with contextlib.suppress(kr8s.NotFoundError):
+            await autoscaler.delete()
+
+    # ------------------------------------------------------------------ worker groups
+
+    def add_worker_group(
+        self,
+        name: str | None = None,
+        n_workers: int = 3,
+        image: str | None = None,
+        resources: dict[str, Any] | None = None,
+        worker_command: str | list[str] | None = None,
+        env: dict[str, str] | list[dict[str, Any]] | None = None,
+        custom_spec: dict[str, Any] | None = None,
+    ) -> Any:
+        """Create DaskWorkerGroup ``<cluster>-<name>``; unset options follow the cluster's workers."""
+        if name is None:
+            if custom_spec is None:
+                raise ValidationError("name=None: pass a worker group name, e.g. add_worker_group('highmem')")
+            name = f"group-{uuid.uuid4().hex[:6]}"
+        validate_worker_group_name(name, self.name)
+        if custom_spec is not None:
+            if not isinstance(custom_spec, dict) or not (custom_spec.get("spec") or {}).get("containers"):
+                raise ValidationError(
+                    "custom_spec must be a worker spec like make_worker_spec() returns: "
+                    "{'replicas': n, 'spec': {'containers': [...]}}"
+                )
+            worker = copy.deepcopy(custom_spec)
+        else:
+            worker = derive_worker_spec(
+                self._worker_spec or {},
+                n_workers=n_workers,
+                image=image,
+                resources=resources,
+                env=env,
+                worker_command=worker_command,
+            )
+        return self.sync(self._add_worker_group, name, worker)
+
+    async def _add_worker_group(self, name: str, worker: dict[str, Any]) -> None:
+        manifest = make_worker_group(self.name, name, worker)
+        try:
+            await DaskWorkerGroup(manifest, namespace=self.namespace, api=self._api).create()
+        except kr8s.ServerError as e:
+            if status_code(e) == 409:
+                raise ValueError(f"Worker group {name!r} already exists in KubeCluster {self.name!r}") from None
+            raise
+
+    def delete_worker_group(self, name: str) -> Any:
+        """Delete the worker group ``name`` (and its autoscaler, if any)."""
+        validate_worker_group_name(name, self.name)
+        return self.sync(self._delete_worker_group, name)
+
+    async def _delete_worker_group(self, name: str) -> None:
+        await self._delete_autoscaler(name)
+        group = DaskWorkerGroup({"metadata": {"name": worker_group_name(self.name, name)}}, namespace=self.namespace, api=self._api)
+        try:
+            await group.delete()
+        except kr8s.NotFoundError:
+            raise ValueError(f"Worker group {name!r} does not exist in KubeCluster {self.name!r}") from None
+
+    # ------------------------------------------------------------------ logs and links
+
+    def get_logs(self) -> Any:
+        """Logs of the scheduler and worker pods, keyed by pod name."""
+        return self.sync(self._get_pod_logs)
+
+    logs = get_logs
+
+    async def _get_pod_logs(self) -> Logs:
+        logs = Logs()
+        pods = [p async for p in self._api.async_get(Pod, namespace=self.namespace, label_selector={LABEL_CLUSTER: self.name})]
+        for pod in sorted(pods, key=lambda p: p.name):
+            component = pod.labels.get(LABEL_COMPONENT)
+            if component not in ("scheduler", "worker"):
+                continue
+            phase = pod.status.get("phase")
+            if phase in ("Pending", None):
+                logs[pod.name] = Log(f"Cannot find logs. Pod is {phase}.")
+                continue
+            try:
+                logs[pod.name] = Log("\n".join([line async for line in pod.logs()]))
+            except Exception as e:
+                logs[pod.name] = Log(f"Cannot read logs: {e}")
+        return logs
+
+    @property
+    def dashboard_link(self) -> str:
+        endpoint = self.dashboard_endpoint
+        if endpoint is None:
+            return ""
+        return format_dashboard_link(endpoint.host, endpoint.port)
+
+    @property
+    def forwarded_dashboard_port(self) -> str | None:
+        endpoint = self.dashboard_endpoint
+        return str(endpoint.port) if endpoint is not None and endpoint.forwarder is not None else None
+
+    @property
+    def jupyter_link(self) -> str:
+        return self.dashboard_link.replace("/status", "/jupyter/lab")
+
+    @property
+    def components(self) -> list[ComponentState]:
+        """The latest state of each component (DaskCluster, scheduler, Service, worker groups)."""
+        return list(self._components)
+
+    def _repr_html_(self, cluster_status: str | None = None) -> str:
+        table = render_html(self._components) if self._components else ""
+        rows = f"<tr><td colspan='2' style='text-align:left'>{table}</td></tr>" if table else ""
+        return super()._repr_html_(cluster_status=(cluster_status or "") + rows)
+
+
+def _fatal_container_reason(pod: dict) -> str | None:
+    """Why the scheduler container cannot start, if it clearly cannot."""
+    status = pod.get("status") or {}
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        terminated = (cs.get("state") or {}).get("terminated") or {}
+        if waiting.get("reason") in FATAL_WAITING_REASONS:
+            return f"{waiting['reason']}, exit code {last.get('exitCode', '?')}"
+        if terminated and terminated.get("exitCode", 0) != 0 and (
+            cs.get("restartCount", 0) >= 1 or (pod.get("spec") or {}).get("restartPolicy") == "Never"
+        ):
+            return f"exited with code {terminated['exitCode']}"
+        if last and last.get("exitCode", 0) != 0 and cs.get("restartCount", 0) >= 2:
+            return f"restarted {cs['restartCount']} times, last exit code {last['exitCode']}"
+    if status.get("phase") == "Failed":
+        return status.get("reason") or "pod failed"
+    return None
+
+
+@atexit.register
+def _reap_clusters() -> None:
+    """Close clusters this process created and did not close, without raising at exit."""
+    for cluster in list(KubeCluster._instances):
+        if cluster.status == Status.closed or not cluster.shutdown_on_close or cluster.asynchronous:
+            continue
+        with contextlib.suppress(BaseException):
+            cluster.close(timeout=10)

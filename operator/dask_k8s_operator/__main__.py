@@ -1,0 +1,32 @@
+"""``dask-k8s-operator``: run the operator (in-cluster, or from the current kubeconfig).
+
+All arguments are passed to ``kopf run``. Without ``--namespace``/``-n`` or ``--all-namespaces``/
+``-A`` it watches all namespaces. Examples::
+
+    dask-k8s-operator                                   # all namespaces
+    dask-k8s-operator --namespace my-ns                 # one namespace (Role-based RBAC)
+    dask-k8s-operator --liveness=http://0.0.0.0:8080/healthz --verbose
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def kopf_arguments(argv: list[str]) -> list[str]:
+    scoped = any(
+        arg in ("-A", "--all-namespaces", "-n") or arg.startswith(("--namespace", "-n="))
+        for arg in argv
+    )
+    return ["run", "-m", "dask_k8s_operator", *([] if scoped else ["--all-namespaces"]), *argv]
+
+
+def main(argv: list[str] | None = None) -> None:
+    import kopf.cli
+
+    args = kopf_arguments(list(sys.argv[1:] if argv is None else argv))
+    kopf.cli.main(args=args, prog_name="dask-k8s-operator")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Kubernetes Events on the custom resources, so ``kubectl describe`` explains what happened.
+
+Events are created through kr8s. Repeating the same (reason, message) for the same object is
+suppressed, so periodic resyncs do not flood the event list.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from kr8s.asyncio.objects import Event
+
+logger = logging.getLogger(__name__)
+
+COMPONENT = "dask-k8s-operator"
+_last_posted: dict[str, tuple[str, str]] = {}
+_LEVELS = {"Normal": logging.INFO, "Warning": logging.WARNING}
+
+
+def enabled() -> bool:
+    return os.environ.get("DASK_K8S_OPERATOR_EVENTS", "true").lower() not in ("0", "false", "no")
+
+
+def minimum_level() -> int:
+    level = os.environ.get("DASK_K8S_OPERATOR_EVENT_LEVEL", "INFO").upper()
+    return int(level) if level.isdigit() else logging.getLevelName(level)
+
+
+def build_event(obj: Mapping[str, Any], type_: str, reason: str, message: str) -> dict[str, Any]:
+    meta = obj["metadata"]
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{meta['name']}.{secrets.token_hex(8)}",
+            "namespace": meta["namespace"],
+        },
+        "involvedObject": {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid"),
+        },
+        "type": type_,
+        "reason": reason,
+        "message": message[:1024],
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": os.environ.get("HOSTNAME", COMPONENT),
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
+
+
+async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool = False) -> None:
+    """Log and (unless disabled or repeated) record an event on ``obj``."""
+    type_ = "Warning" if warning else "Normal"
+    meta = obj["metadata"]
+    logger.log(_LEVELS[type_], "%s %s/%s: %s: %s", obj["kind"], meta["namespace"], meta["name"],
+               reason, message)
+    if not enabled() or _LEVELS[type_] < minimum_level():
+        return
+    key = meta.get("uid") or f"{meta['namespace']}/{obj['kind']}/{meta['name']}"
+    if _last_posted.get(key) == (reason, message):
+        return
+    _last_posted[key] = (reason, message)
+    try:
+        await Event(build_event(obj, type_, reason, message)).create()
+    except Exception as exc:  # events are best effort: never fail a reconcile over one
+        logger.warning("could not post event %s on %s: %s", reason, meta["name"], exc)
+
+
+def forget(uid: str | None) -> None:
+    if uid:
+        _last_posted.pop(uid, None)

@@ -1,0 +1,87 @@
+"""Thin kr8s helpers used by the reconcilers (every Kubernetes call goes through kr8s)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import kr8s.asyncio
+from kr8s import NotFoundError, ServerError
+from kr8s.asyncio.objects import APIObject, Pod
+
+T = TypeVar("T", bound=APIObject)
+
+
+def status_code(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    return getattr(response, "status_code", None)
+
+
+def api_error_message(exc: BaseException) -> str:
+    """The API server's own message (it names the field for validation errors)."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            return response.json().get("message") or str(exc)
+        except Exception:
+            pass
+    return str(exc)
+
+
+async def fetch(cls: type[T], name: str, namespace: str) -> T | None:
+    """GET one object, or None if it does not exist (a single request, no polling)."""
+    api = await kr8s.asyncio.api()
+    try:
+        async with api.call_api(
+            "GET", version=cls.version, url=f"{cls.endpoint}/{name}", namespace=namespace
+        ) as response:
+            return cls(response.json(), api=api)
+    except ServerError as exc:
+        if status_code(exc) == 404:
+            return None
+        raise
+
+
+async def create(cls: type[T], manifest: Mapping[str, Any]) -> tuple[T, bool]:
+    """Create ``manifest``; if it already exists return the existing object. -> (obj, created)."""
+    obj = cls(dict(manifest))
+    try:
+        await obj.create()
+        return obj, True
+    except ServerError as exc:
+        if status_code(exc) != 409:
+            raise
+    existing = await fetch(cls, manifest["metadata"]["name"], manifest["metadata"]["namespace"])
+    if existing is None:  # deleted in between; the next reconcile creates it again
+        raise RuntimeError(f"{cls.kind} {manifest['metadata']['name']} vanished while creating")
+    return existing, False
+
+
+async def delete(obj: APIObject, propagation_policy: str = "Background") -> bool:
+    try:
+        await obj.delete(propagation_policy=propagation_policy)
+        return True
+    except NotFoundError:
+        return False
+
+
+async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mapping[str, str]
+                   ) -> list[dict[str, Any]]:
+    api = await kr8s.asyncio.api()
+    return [
+        obj.raw
+        async for obj in api.async_get(kind, namespace=namespace, label_selector=dict(selector))
+    ]
+
+
+async def list_pods(namespace: str, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    return await list_raw(Pod, namespace, selector)
+
+
+async def patch_status(obj: APIObject, status: Mapping[str, Any]) -> None:
+    await obj.patch({"status": dict(status)}, subresource="status")
+
+
+def status_changed(current: Mapping[str, Any] | None, update: Mapping[str, Any]) -> bool:
+    current = current or {}
+    return any(current.get(key) != value for key, value in update.items())

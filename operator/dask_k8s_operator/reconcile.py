@@ -1,0 +1,563 @@
+"""Level-based reconcilers: read the world, decide with ``planning``, act through kr8s.
+
+Each reconciler takes (namespace, name), is safe to run any number of times (a restarted
+operator simply runs them again and converges), and returns how many seconds until it wants to
+look again (``GONE`` once the object no longer exists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import os
+import time
+from typing import Any
+
+from kr8s.asyncio.objects import Pod, Service
+
+from dask_k8s_lab.resources import (
+    COMPONENT_JOB_RUNNER,
+    LABEL_CLUSTER,
+    LABEL_COMPONENT,
+    LABEL_WORKER_GROUP,
+    COMPONENT_WORKER,
+    DaskAutoscaler,
+    DaskCluster,
+    DaskJob,
+    DaskWorkerGroup,
+    default_worker_group_name,
+    job_runner_name,
+    scheduler_name,
+)
+
+from . import builders, events, kube, planning, scheduler_comm
+
+logger = logging.getLogger(__name__)
+
+GONE = -1.0
+RESYNC = float(os.environ.get("DASK_K8S_OPERATOR_RESYNC_SECONDS", "10"))
+FAST = 1.0
+CREATE_CONCURRENCY = 16
+
+
+def batch_size() -> int | None:
+    value = os.environ.get("DASK_K8S_OPERATOR_WORKER_BATCH_SIZE")
+    return int(value) if value else None
+
+
+def batch_delay() -> float:
+    return float(os.environ.get("DASK_K8S_OPERATOR_WORKER_BATCH_DELAY") or FAST)
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: str | None) -> float | None:
+    if not value:
+        return None
+    return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.UTC
+    ).timestamp()
+
+
+async def _set_status(obj: Any, update: dict[str, Any]) -> None:
+    if kube.status_changed(obj.raw.get("status"), update):
+        await kube.patch_status(obj, update)
+        obj.raw.setdefault("status", {}).update(update)
+
+
+async def _scheduler_address(namespace: str, cluster_name: str) -> str | None:
+    service = await kube.fetch(Service, scheduler_name(cluster_name), namespace)
+    pod = await kube.fetch(Pod, scheduler_name(cluster_name), namespace)
+    pod_ip = (pod.raw.get("status") or {}).get("podIP") if pod else None
+    return scheduler_comm.comm_address(service.raw if service else None, pod_ip)
+
+
+# ---------------------------------------------------------------------------------------------
+# DaskCluster
+# ---------------------------------------------------------------------------------------------
+
+
+async def reconcile_cluster(namespace: str, name: str) -> float:
+    cluster = await kube.fetch(DaskCluster, name, namespace)
+    if cluster is None or cluster.raw["metadata"].get("deletionTimestamp"):
+        return GONE
+    body = cluster.raw
+    status = body.get("status") or {}
+    if not status.get("phase"):
+        await _set_status(cluster, {"phase": "Created", "reason": "Accepted",
+                                    "message": "the operator accepted the cluster"})
+        await events.post(body, "Created", "DaskCluster accepted; creating its components")
+
+    # scheduler pod (replaced when its spec changed)
+    desired_pod = builders.build_scheduler_pod(body)
+    pod = await kube.fetch(Pod, scheduler_name(name), namespace)
+    if pod is not None and not pod.raw["metadata"].get("deletionTimestamp"):
+        have = (pod.raw["metadata"].get("annotations") or {}).get(builders.SPEC_HASH_ANNOTATION)
+        want = desired_pod["metadata"]["annotations"][builders.SPEC_HASH_ANNOTATION]
+        if have != want:
+            await events.post(body, "SchedulerSpecChanged",
+                              f"scheduler spec changed; replacing pod {pod.name}")
+            await kube.delete(pod)
+            pod = await kube.fetch(Pod, scheduler_name(name), namespace)
+    if pod is None:
+        try:
+            pod, created = await kube.create(Pod, desired_pod)
+        except Exception as exc:
+            await _creation_failed(cluster, "scheduler pod", exc)
+            return RESYNC
+        if created:
+            await events.post(body, "SchedulerCreated", f"created scheduler pod {pod.name}")
+
+    # scheduler service
+    desired_service = builders.build_scheduler_service(body)
+    service = await kube.fetch(Service, scheduler_name(name), namespace)
+    if service is None:
+        try:
+            service, created = await kube.create(Service, desired_service)
+        except Exception as exc:
+            await _creation_failed(cluster, "scheduler service", exc)
+            return RESYNC
+        if created:
+            await events.post(body, "ServiceCreated", f"created scheduler service {service.name}")
+    else:
+        drift = builders.service_drift(desired_service, service.raw)
+        if drift:
+            await service.patch({"spec": drift})
+            await events.post(body, "ServiceUpdated", f"updated {', '.join(drift)} of the service")
+
+    # default worker group, kept in step with spec.worker
+    group = await _sync_default_group(cluster)
+
+    # status
+    scheduler = planning.summarize_pod(pod.raw) if pod is not None else None
+    answers = status.get("phase") == "Running" and scheduler is not None and scheduler.ready
+    if not answers and scheduler is not None and scheduler.ready:
+        address = scheduler_comm.comm_address(service.raw if service else None, scheduler.ip)
+        if address:
+            try:
+                await scheduler_comm.workers(address)
+                answers = True
+            except scheduler_comm.SchedulerUnreachable as exc:
+                logger.debug("scheduler of %s/%s not answering yet: %s", namespace, name, exc)
+    phase = planning.cluster_phase(scheduler, service is not None, answers)
+    group_status = (group.raw.get("status") or {}) if group is not None else {}
+    update = {
+        "phase": phase.phase,
+        "reason": phase.reason,
+        "message": phase.message,
+        "replicas": group_status.get("replicas", 0),
+        "readyReplicas": group_status.get("readyReplicas", 0),
+        "selector": builders.worker_group_selector(name, default_worker_group_name(name)),
+        "schedulerAddress": builders.scheduler_address(
+            name, namespace, body["spec"]["scheduler"].get("service")),
+        "observedGeneration": body["metadata"].get("generation", 0),
+    }
+    if service is not None:
+        dashboard = [p for p in service.raw["spec"].get("ports", [])
+                     if p.get("name") == "http-dashboard"]
+        if dashboard:
+            update["dashboardAddress"] = (
+                f"http://{scheduler_name(name)}.{namespace}.svc.{builders.cluster_domain()}"
+                f":{dashboard[0]['port']}"
+            )
+    previous = (cluster.raw.get("status") or {}).get("phase")
+    await _set_status(cluster, update)
+    if phase.phase != previous and previous is not None:
+        await events.post(body, phase.reason, f"{previous} -> {phase.phase}: {phase.message}",
+                          warning=phase.phase == "Error")
+
+    wait = RESYNC if phase.phase == "Running" else FAST
+    if phase.phase == "Running" and body["spec"].get("idleTimeout"):
+        wait = min(wait, await _check_idle(cluster, service, scheduler))
+    return wait
+
+
+async def _creation_failed(obj: Any, what: str, exc: Exception) -> None:
+    message = f"could not create the {what}: {kube.api_error_message(exc)}"
+    update = {"message": message}
+    if obj.kind == "DaskCluster":
+        update.update(phase="Error", reason="CreateFailed")
+    await _set_status(obj, update)
+    await events.post(obj.raw, "CreateFailed", message, warning=True)
+
+
+async def _sync_default_group(cluster: DaskCluster) -> DaskWorkerGroup | None:
+    body = cluster.raw
+    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
+    desired = builders.build_default_worker_group(body)
+    group = await kube.fetch(DaskWorkerGroup, default_worker_group_name(name), namespace)
+    if group is None:
+        try:
+            group, created = await kube.create(DaskWorkerGroup, desired)
+        except Exception as exc:
+            await _creation_failed(cluster, "default worker group", exc)
+            return None
+        if created:
+            await events.post(body, "WorkerGroupCreated", f"created worker group {group.name}")
+        return group
+    if group.raw["metadata"].get("deletionTimestamp"):
+        return group
+    cluster_worker = body["spec"]["worker"]
+    group_worker = group.raw["spec"]["worker"]
+    annotations = group.raw["metadata"].get("annotations") or {}
+    synced_raw = annotations.get(builders.SYNCED_REPLICAS_ANNOTATION)
+    synced = int(synced_raw) if synced_raw is not None else None
+    replicas = planning.sync_replicas(
+        int(cluster_worker.get("replicas", 1)), int(group_worker.get("replicas", 1)), synced
+    )
+    ops: list[dict[str, Any]] = []
+    new_worker = {**builders.worker_spec_without_replicas(cluster_worker), "replicas": replicas}
+    if new_worker != group_worker:
+        ops.append({"op": "replace", "path": "/spec/worker", "value": new_worker})
+        if builders.worker_spec_without_replicas(cluster_worker) != (
+            builders.worker_spec_without_replicas(group_worker)
+        ):
+            await events.post(body, "WorkerSpecChanged",
+                              f"worker spec changed; rolling the workers of {group.name}")
+    if synced != replicas:
+        key = builders.SYNCED_REPLICAS_ANNOTATION.replace("/", "~1")
+        if annotations:
+            ops.append({"op": "add", "path": f"/metadata/annotations/{key}",
+                        "value": str(replicas)})
+        else:
+            ops.append({"op": "add", "path": "/metadata/annotations",
+                        "value": {builders.SYNCED_REPLICAS_ANNOTATION: str(replicas)}})
+    if ops:
+        await group.patch(ops, type="json")
+    if int(cluster_worker.get("replicas", 1)) != replicas:
+        # the group was scaled directly (kubectl scale daskworkergroup, an autoscaler)
+        await cluster.patch({"spec": {"worker": {"replicas": replicas}}})
+    return group
+
+
+async def _check_idle(cluster: DaskCluster, service: Any, scheduler: Any) -> float:
+    body = cluster.raw
+    address = scheduler_comm.comm_address(service.raw if service else None,
+                                          scheduler.ip if scheduler else None)
+    if address is None:
+        return RESYNC
+    try:
+        idle_since = await scheduler_comm.idle_since(address)
+    except scheduler_comm.SchedulerUnreachable as exc:
+        logger.warning("idle check of %s skipped, scheduler unreachable: %s",
+                       body["metadata"]["name"], exc)
+        return RESYNC
+    timeout = int(body["spec"]["idleTimeout"])
+    await _set_status(cluster, {"idleSince": iso(idle_since) if idle_since else None})
+    if planning.idle_expired(idle_since, time.time(), timeout):
+        await events.post(body, "IdleTimeout",
+                          f"idle for more than {timeout}s (since {iso(idle_since)}); deleting")
+        await kube.delete(cluster)
+        return GONE
+    return min(RESYNC, max(1.0, timeout / 4))
+
+
+# ---------------------------------------------------------------------------------------------
+# DaskWorkerGroup
+# ---------------------------------------------------------------------------------------------
+
+
+async def reconcile_worker_group(namespace: str, name: str) -> float:
+    group = await kube.fetch(DaskWorkerGroup, name, namespace)
+    if group is None or group.raw["metadata"].get("deletionTimestamp"):
+        return GONE
+    body = group.raw
+    cluster_name = body["spec"]["cluster"]
+    cluster = await kube.fetch(DaskCluster, cluster_name, namespace)
+    if cluster is None or cluster.raw["metadata"].get("deletionTimestamp"):
+        message = f"DaskCluster {cluster_name} not found; waiting for it"
+        await _set_status(group, {"message": message})
+        await events.post(body, "ClusterNotFound", message, warning=True)
+        return RESYNC
+    if not builders.is_owned_by(body, cluster.raw):
+        # adopt, so the group goes when the cluster goes
+        refs = body["metadata"].get("ownerReferences") or []
+        await group.patch({"metadata": {"ownerReferences": [
+            *refs, {**builders.owner_reference(cluster.raw), "controller": False}]}})
+        await events.post(body, "Adopted", f"attached to DaskCluster {cluster_name}")
+
+    service = await kube.fetch(Service, scheduler_name(cluster_name), namespace)
+    scheduler_pod = await kube.fetch(Pod, scheduler_name(cluster_name), namespace)
+    scheduler_ip = (scheduler_pod.raw.get("status") or {}).get("podIP") if scheduler_pod else None
+    address = scheduler_comm.comm_address(service.raw if service else None, scheduler_ip)
+
+    raw_pods = await kube.list_pods(namespace, {
+        LABEL_CLUSTER: cluster_name, LABEL_COMPONENT: COMPONENT_WORKER, LABEL_WORKER_GROUP: name})
+    pods = [planning.summarize_pod(pod) for pod in raw_pods]
+    scheduler_workers = None
+    if address is not None:
+        try:
+            scheduler_workers = await scheduler_comm.workers(address)
+        except scheduler_comm.SchedulerUnreachable as exc:
+            logger.info("worker group %s/%s: scheduler unreachable: %s", namespace, name, exc)
+    connected = (planning.connected_workers(pods, scheduler_workers)
+                 if scheduler_workers is not None else None)
+    desired = int(body["spec"]["worker"].get("replicas", 1))
+    plan = planning.plan_worker_group(
+        desired, pods, builders.worker_pod_hash(body), connected, batch_size=batch_size())
+
+    by_name = {pod["metadata"]["name"]: pod for pod in raw_pods}
+    await _delete_pods(namespace, plan.delete)
+    if plan.retire:
+        await _retire(group, address, connected or {}, plan.retire, by_name)
+    if plan.create:
+        await _create_workers(group, service, plan.create, plan.rolling)
+
+    update = {
+        "replicas": plan.replicas + plan.create,
+        "readyReplicas": plan.ready_replicas,
+        "updatedReplicas": plan.updated_replicas + plan.create,
+        "retiringReplicas": plan.retiring_replicas,
+        "selector": builders.worker_group_selector(cluster_name, name),
+        "observedGeneration": body["metadata"].get("generation", 0),
+        "message": ("rolling update in progress" if plan.rolling else
+                    "scheduler unreachable; readiness from pod conditions"
+                    if connected is None else ""),
+    }
+    await _set_status(group, update)
+    busy = plan.create or plan.retire or plan.delete or plan.ready_replicas < desired
+    if plan.create and batch_size():
+        return batch_delay()
+    return FAST if busy else RESYNC
+
+
+async def _delete_pods(namespace: str, names: list[str]) -> None:
+    await asyncio.gather(*(kube.delete(Pod({"metadata": {"name": n, "namespace": namespace}}))
+                           for n in names))
+
+
+async def _create_workers(group: DaskWorkerGroup, service: Any, count: int, rolling: bool) -> None:
+    body = group.raw
+    semaphore = asyncio.Semaphore(CREATE_CONCURRENCY)
+    service_spec = service.raw.get("spec") if service is not None else (
+        None)
+
+    async def one() -> str | None:
+        manifest = builders.build_worker_pod(
+            body, builders.new_worker_pod_name(body["metadata"]["name"]), service_spec)
+        async with semaphore:
+            try:
+                pod, _ = await kube.create(Pod, manifest)
+                return pod.name
+            except Exception as exc:
+                await _creation_failed(group, "worker pod", exc)
+                return None
+
+    created = [n for n in await asyncio.gather(*(one() for _ in range(count))) if n]
+    if created:
+        what = "replacement " if rolling else ""
+        await events.post(body, "ScalingUp" if not rolling else "RollingUpdate",
+                          f"created {len(created)} {what}worker pod(s)")
+
+
+async def _retire(group: DaskWorkerGroup, address: str | None,
+                  connected: dict[str, tuple[str, Any]], names: list[str],
+                  raw_pods: dict[str, dict]) -> None:
+    """Retire these pods' workers through the scheduler, then delete the pods.
+
+    Pods are first marked as retiring, so that a restarted operator finishes the job instead of
+    counting them as live. Only when the scheduler cannot be reached at all are the pods deleted
+    without retirement, and that is reported as a warning.
+    """
+    body = group.raw
+    namespace = body["metadata"]["namespace"]
+    for pod_name in names:
+        annotations = raw_pods.get(pod_name, {}).get("metadata", {}).get("annotations") or {}
+        if builders.RETIRING_ANNOTATION not in annotations:
+            pod = Pod({"metadata": {"name": pod_name, "namespace": namespace}})
+            try:
+                await pod.patch({"metadata": {"annotations": {
+                    builders.RETIRING_ANNOTATION: now_iso()}}})
+            except Exception as exc:
+                logger.info("could not mark %s as retiring: %s", pod_name, exc)
+    addresses = {connected[n][0]: n for n in names if n in connected}
+    await events.post(body, "RetiringWorkers",
+                      f"retiring {len(names)} worker(s) through the scheduler: "
+                      + ", ".join(sorted(names)))
+    if address is None:
+        await _fallback_delete(group, names, "no scheduler address")
+        return
+    try:
+        retired = await scheduler_comm.retire_workers(address, list(addresses))
+    except scheduler_comm.SchedulerUnreachable as exc:
+        await _fallback_delete(group, names, str(exc))
+        return
+    done = [addresses[a] for a in retired if a in addresses]
+    kept = sorted(set(names) - set(done))
+    await _delete_pods(namespace, done)
+    if done:
+        await events.post(body, "RetiredWorkers",
+                          f"retired {len(done)} worker(s), their data moved to other workers")
+    if kept:
+        await events.post(body, "RetireIncomplete",
+                          f"the scheduler did not retire {', '.join(kept)} yet (their data could "
+                          "not be moved); will try again", warning=True)
+
+
+async def _fallback_delete(group: DaskWorkerGroup, names: list[str], why: str) -> None:
+    body = group.raw
+    message = (f"scheduler unreachable ({why}); deleting {len(names)} worker pod(s) without "
+               "retirement, data on them may be recomputed")
+    logger.warning("worker group %s: %s", body["metadata"]["name"], message)
+    await events.post(body, "RetireFallback", message, warning=True)
+    await _delete_pods(body["metadata"]["namespace"], names)
+
+
+# ---------------------------------------------------------------------------------------------
+# DaskJob
+# ---------------------------------------------------------------------------------------------
+
+
+async def reconcile_job(namespace: str, name: str) -> float:
+    job = await kube.fetch(DaskJob, name, namespace)
+    if job is None or job.raw["metadata"].get("deletionTimestamp"):
+        return GONE
+    body = job.raw
+    status = body.get("status") or {}
+    state = status.get("jobStatus")
+    if state is None:
+        await _set_status(job, {"jobStatus": "JobCreated"})
+        await events.post(body, "JobCreated", "DaskJob accepted")
+        state = "JobCreated"
+    if state in planning.FINAL_JOB_STATES:
+        cluster = await kube.fetch(DaskCluster, name, namespace)
+        if cluster is not None and builders.is_owned_by(cluster.raw, body):
+            await kube.delete(cluster)
+        return GONE
+
+    cluster = await kube.fetch(DaskCluster, name, namespace)
+    if cluster is None:
+        try:
+            cluster, _ = await kube.create(DaskCluster, builders.build_job_cluster(body))
+        except Exception as exc:
+            await _creation_failed(job, "DaskCluster", exc)
+            return RESYNC
+        await events.post(body, "ClusterCreated", f"created DaskCluster {name}")
+    elif not builders.is_owned_by(cluster.raw, body):
+        message = f"a DaskCluster named {name} already exists and does not belong to this job"
+        await _set_status(job, {"jobStatus": "Failed", "endTime": now_iso(), "message": message})
+        await events.post(body, "ClusterConflict", message, warning=True)
+        return GONE
+    if state == "JobCreated":
+        await _set_status(job, {"jobStatus": "ClusterCreated", "clusterName": name})
+        state = "ClusterCreated"
+
+    runner = await kube.fetch(Pod, job_runner_name(name), namespace)
+    if runner is not None and not builders.is_owned_by(runner.raw, body):
+        if runner.raw["metadata"].get("deletionTimestamp"):
+            return FAST  # a previous job's runner is still terminating
+        message = f"pod {runner.name} exists and does not belong to this job"
+        await _set_status(job, {"message": message})
+        await events.post(body, "RunnerConflict", message, warning=True)
+        return RESYNC
+    if runner is None:
+        if (cluster.raw.get("status") or {}).get("phase") != "Running":
+            return FAST  # start the runner once its scheduler is ready
+        try:
+            runner, _ = await kube.create(Pod, builders.build_job_runner_pod(body))
+        except Exception as exc:
+            await _creation_failed(job, "runner pod", exc)
+            return RESYNC
+        await _set_status(job, {"jobRunnerPodName": runner.name})
+        await events.post(body, "RunnerCreated", f"created runner pod {runner.name}")
+
+    summary = planning.summarize_pod(runner.raw)
+    new_state = planning.job_status_from_runner(state, summary)
+    if new_state == "Running":
+        started = (runner.raw.get("status") or {}).get("startTime") or now_iso()
+        await _set_status(job, {"jobStatus": "Running", "startTime": started})
+        await events.post(body, "Running", f"runner pod {runner.name} is running")
+    elif new_state in planning.FINAL_JOB_STATES:
+        update = {"jobStatus": new_state, "endTime": now_iso()}
+        if not status.get("startTime"):
+            update["startTime"] = (runner.raw.get("status") or {}).get("startTime") or now_iso()
+        await kube.delete(cluster)
+        await _set_status(job, update)
+        await events.post(body, "Job" + new_state,
+                          f"runner pod {runner.name} finished ({summary.phase}); "
+                          f"DaskCluster {name} removed", warning=new_state == "Failed")
+        return GONE
+    return RESYNC if state == "Running" else FAST
+
+
+# ---------------------------------------------------------------------------------------------
+# DaskAutoscaler
+# ---------------------------------------------------------------------------------------------
+
+
+async def reconcile_autoscaler(namespace: str, name: str) -> float:
+    autoscaler = await kube.fetch(DaskAutoscaler, name, namespace)
+    if autoscaler is None or autoscaler.raw["metadata"].get("deletionTimestamp"):
+        return GONE
+    body = autoscaler.raw
+    spec = body["spec"]
+    interval = float(spec.get("intervalSeconds", 5))
+    cluster_name = spec["cluster"]
+    cluster = await kube.fetch(DaskCluster, cluster_name, namespace)
+    if cluster is None:
+        message = f"DaskCluster {cluster_name} not found"
+        await _set_status(autoscaler, {"message": message})
+        await events.post(body, "ClusterNotFound", message, warning=True)
+        return max(interval, RESYNC)
+    if not builders.is_owned_by(body, cluster.raw):
+        refs = body["metadata"].get("ownerReferences") or []
+        await autoscaler.patch({"metadata": {"ownerReferences": [
+            *refs, {**builders.owner_reference(cluster.raw), "controller": False}]}})
+    group_name = spec.get("workerGroup") or default_worker_group_name(cluster_name)
+    group = await kube.fetch(DaskWorkerGroup, group_name, namespace)
+    if group is None:
+        message = f"DaskWorkerGroup {group_name} not found"
+        await _set_status(autoscaler, {"message": message, "workerGroup": group_name})
+        await events.post(body, "WorkerGroupNotFound", message, warning=True)
+        return max(interval, RESYNC)
+    address = await _scheduler_address(namespace, cluster_name)
+    if address is None or (cluster.raw.get("status") or {}).get("phase") != "Running":
+        await _set_status(autoscaler, {"message": "waiting for the scheduler",
+                                       "workerGroup": group_name})
+        return interval
+    try:
+        cluster_target = await scheduler_comm.adaptive_target(address)
+    except scheduler_comm.SchedulerUnreachable as exc:
+        await _set_status(autoscaler, {"message": f"scheduler unreachable: {exc}"})
+        return interval
+    others = 0
+    for other in await DaskCluster(cluster.raw).worker_groups():
+        if other.name != group_name:
+            others += int(other.raw["spec"]["worker"].get("replicas", 0))
+    current = int(group.raw["spec"]["worker"].get("replicas", 0))
+    status = body.get("status") or {}
+    decision = planning.autoscale(
+        target=planning.group_target(cluster_target, others),
+        current=current,
+        minimum=int(spec["minimum"]),
+        maximum=int(spec["maximum"]),
+        now=time.time(),
+        low_since=parse_iso(status.get("lowSince")),
+        last_scale_up=parse_iso(status.get("lastScaleTime")),
+        scale_down_delay=float(spec.get("scaleDownDelaySeconds", 60)),
+        scale_up_cooldown=float(spec.get("scaleUpCooldownSeconds", 10)),
+    )
+    update: dict[str, Any] = {
+        "workerGroup": group_name,
+        "schedulerTarget": cluster_target,
+        "desiredReplicas": decision.desired,
+        "currentReplicas": current,
+        "lowSince": iso(decision.low_since) if decision.low_since else None,
+        "message": decision.reason,
+    }
+    if decision.replicas is not None and decision.replicas != current:
+        await group.patch({"spec": {"worker": {"replicas": decision.replicas}}})
+        update["currentReplicas"] = decision.replicas
+        update["lastScaleTime"] = now_iso()
+        await events.post(body, "Autoscaled",
+                          f"scaled {group_name} from {current} to {decision.replicas} "
+                          f"(scheduler target {cluster_target})")
+    await _set_status(autoscaler, update)
+    return interval

@@ -1,0 +1,91 @@
+"""A small work queue: coalesced, per-object-serialized reconciles plus periodic resyncs.
+
+Watch events (from kopf) call ``trigger``. A burst of events for one object results in at most
+one running reconcile and one follow-up. Each reconcile returns how long until it wants to run
+again; a single loop re-triggers objects when that time has come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, str, str]  # (kind, namespace, name)
+Reconciler = Callable[[str, str], Awaitable[float]]
+ERROR_BACKOFF = 5.0
+
+
+class WorkQueue:
+    def __init__(self) -> None:
+        self.reconcilers: dict[str, Reconciler] = {}
+        self._dirty: set[Key] = set()
+        self._running: dict[Key, asyncio.Task] = {}
+        self._due: dict[Key, float] = {}
+        self._on_error: Callable[[Key, BaseException], Awaitable[None]] | None = None
+
+    def register(self, kind: str, reconciler: Reconciler) -> None:
+        self.reconcilers[kind] = reconciler
+
+    def on_error(self, callback: Callable[[Key, BaseException], Awaitable[None]]) -> None:
+        self._on_error = callback
+
+    def trigger(self, kind: str, namespace: str, name: str) -> None:
+        key = (kind, namespace, name)
+        self._dirty.add(key)
+        if key not in self._running:
+            self._running[key] = asyncio.get_running_loop().create_task(self._run(key))
+
+    def forget(self, kind: str, namespace: str, name: str) -> None:
+        self._due.pop((kind, namespace, name), None)
+
+    def tracked(self) -> list[Key]:
+        return list(self._due)
+
+    async def run_now(self, kind: str, namespace: str, name: str) -> None:
+        """Trigger and wait until the object has been reconciled at least once."""
+        self.trigger(kind, namespace, name)
+        task = self._running.get((kind, namespace, name))
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def _run(self, key: Key) -> None:
+        kind, namespace, name = key
+        try:
+            while key in self._dirty:
+                self._dirty.discard(key)
+                try:
+                    wait = await self.reconcilers[kind](namespace, name)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    logger.exception("reconcile of %s %s/%s failed", kind, namespace, name)
+                    if self._on_error is not None:
+                        try:
+                            await self._on_error(key, exc)
+                        except Exception:
+                            logger.exception("error callback failed")
+                    wait = ERROR_BACKOFF
+                if wait is not None and wait < 0:
+                    self._due.pop(key, None)
+                else:
+                    self._due[key] = time.monotonic() + (wait or ERROR_BACKOFF)
+        finally:
+            self._running.pop(key, None)
+
+    async def resync_forever(self, tick: float = 0.5) -> None:
+        while True:
+            now = time.monotonic()
+            for key, due in list(self._due.items()):
+                if due <= now and key not in self._running:
+                    self.trigger(*key)
+            await asyncio.sleep(tick)
+
+    async def stop(self) -> None:
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,185 @@
+"""Address selection, the direct-reachability probe and the self-healing port-forward."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import pytest
+
+from dask_k8s_lab.networking import (
+    Candidate,
+    PortForwarder,
+    candidate_addresses,
+    find_port,
+    node_addresses,
+    tcp_reachable,
+)
+
+
+def service(kind="ClusterIP", cluster_ip="10.96.0.10", ingress=None, node_port=None):
+    ports = [
+        {"name": "tcp-comm", "port": 8786, "targetPort": "tcp-comm"},
+        {"name": "http-dashboard", "port": 8787, "targetPort": "http-dashboard"},
+    ]
+    if node_port:
+        ports[0]["nodePort"] = node_port
+    svc = {"metadata": {"name": "c-scheduler"}, "spec": {"type": kind, "clusterIP": cluster_ip, "ports": ports}}
+    if ingress is not None:
+        svc["status"] = {"loadBalancer": {"ingress": ingress}}
+    return svc
+
+
+def test_cluster_ip_is_tried_directly_unless_forwarding_is_forced():
+    assert candidate_addresses(service(), "tcp-comm") == [Candidate("cluster-ip", "10.96.0.10", 8786)]
+    assert candidate_addresses(service(), "tcp-comm", port_forward_cluster_ip=True) == []
+    assert candidate_addresses(service(cluster_ip="None"), "tcp-comm") == []
+
+
+def test_load_balancer_ingress_comes_first():
+    svc = service("LoadBalancer", ingress=[{"hostname": "lb.example.org"}], node_port=31000)
+    assert candidate_addresses(svc, "tcp-comm", nodes=["192.0.2.1"]) == [
+        Candidate("load-balancer", "lb.example.org", 8786),
+        Candidate("node-port", "192.0.2.1", 31000),
+        Candidate("cluster-ip", "10.96.0.10", 8786),
+    ]
+
+
+def test_node_port_uses_given_host_and_port():
+    svc = service("NodePort", node_port=31000)
+    assert candidate_addresses(svc, "tcp-comm", node_host="node.example", node_port=32000)[0] == Candidate(
+        "node-port", "node.example", 32000
+    )
+    assert candidate_addresses(svc, "tcp-comm", nodes=["192.0.2.7"])[0] == Candidate("node-port", "192.0.2.7", 31000)
+
+
+def test_node_addresses_prefer_external():
+    nodes = [
+        {"status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}, {"type": "Hostname", "address": "n1"}]}},
+        {"status": {"addresses": [{"type": "ExternalIP", "address": "203.0.113.5"}]}},
+    ]
+    assert node_addresses(nodes) == ["203.0.113.5", "10.0.0.1"]
+
+
+def test_find_port_by_name_then_number():
+    svc = service()
+    assert find_port(svc, "http-dashboard")["port"] == 8787
+    unnamed = {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 8786}]}}
+    assert find_port(unnamed, "tcp-comm", 8786)["port"] == 8786
+    with pytest.raises(LookupError, match="no port named 'tcp-comm'"):
+        find_port(unnamed, "tcp-comm")
+
+
+async def test_tcp_probe_is_quick_both_ways():
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        assert await tcp_reachable("127.0.0.1", port, 0.5)
+    finally:
+        server.close()
+        await server.wait_closed()
+    start = time.monotonic()
+    assert not await tcp_reachable("127.0.0.1", port, 0.5)
+    # An unroutable address gives up after the timeout, not after a retry loop.
+    assert not await tcp_reachable("192.0.2.1", 9, 0.3)
+    assert time.monotonic() - start < 2
+
+
+# A fake of the pieces of kr8s that PortForward talks to: a Pod whose port-forward websocket
+# echoes data back, using the Kubernetes port-forward framing (channel byte + payload; the first
+# frame of each channel carries the port number).
+class FakeWebSocket:
+    def __init__(self):
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        for channel in (0, 1):
+            self.queue.put_nowait(bytes([channel]) + (8786).to_bytes(2, "little"))
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.queue.put(b"\x00" + data[1:].upper())
+
+    async def receive_bytes(self) -> bytes:
+        return await self.queue.get()
+
+
+class FakeApi:
+    namespace = "ns"
+
+    def __init__(self):
+        self.websockets = 0
+
+    @contextlib.asynccontextmanager
+    async def open_websocket(self, **kwargs):
+        self.websockets += 1
+        yield FakeWebSocket()
+
+
+def fake_pod():
+    from kr8s.asyncio.objects import Pod
+
+    pod = Pod({"metadata": {"name": "scheduler-0", "namespace": "ns"}}, namespace="ns")
+    pod.api = FakeApi()
+    return pod
+
+
+async def roundtrip(port: int, payload: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(payload)
+        await writer.drain()
+        return await asyncio.wait_for(reader.readexactly(len(payload)), 5)
+    finally:
+        writer.close()
+
+
+async def test_port_forward_is_re_established_on_the_same_port():
+    pod = fake_pod()
+    forwarder = PortForwarder(pod, 8786, check_interval=0.05)
+    port = await forwarder.start()
+    try:
+        assert await roundtrip(port, b"hello") == b"HELLO"
+        # A connection that is open when the forward dies is cut, like a real drop.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"x")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.readexactly(1), 5) == b"X"
+        forwarder.drop()
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        # The supervisor brings it back on the same local port.
+        deadline = time.monotonic() + 5
+        while not (forwarder.restarts >= 1 and forwarder.serving):
+            assert time.monotonic() < deadline, "port-forward was not re-established"
+            await asyncio.sleep(0.02)
+        assert forwarder.local_port == port
+        assert await roundtrip(port, b"again") == b"AGAIN"
+        assert pod.api.websockets == 3
+    finally:
+        await forwarder.stop()
+    assert not await tcp_reachable("127.0.0.1", port, 0.5)
+
+
+async def test_port_forward_restarts_when_its_listener_is_closed_from_outside():
+    forwarder = PortForwarder(fake_pod(), 8786, check_interval=0.05)
+    port = await forwarder.start()
+    try:
+        for server in forwarder._forward.servers:  # as if the socket were torn down underneath
+            server.close()
+        deadline = time.monotonic() + 5
+        while forwarder.restarts < 1 or not forwarder.serving:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        assert await roundtrip(port, b"ok") == b"OK"
+    finally:
+        await forwarder.stop()
+
+
+async def test_fixed_local_port_is_used():
+    with contextlib.closing(__import__("socket").socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    forwarder = PortForwarder(fake_pod(), 8786, local_port=free)
+    try:
+        assert await forwarder.start() == free
+    finally:
+        await forwarder.stop()

@@ -1,0 +1,134 @@
+"""Traitlets configuration of the server extension (``c.DaskK8sLab.<trait>``).
+
+Everything here can be set in a ``jupyter_server_config.py``, on the command line
+(``--DaskK8sLab.namespaces='["team-a"]'``), or by a JupyterHub / Kubeflow spawner that writes one
+of those files; ``namespaces`` and ``default_image`` can also come from the environment variables
+``DASK_K8S_LAB_NAMESPACES`` (comma separated) and ``DASK_K8S_LAB_DEFAULT_IMAGE``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, default, validate
+from traitlets.config import Configurable
+
+# Distributions of Dask publish this image; it is the one the docs of the Dask operator use.
+FALLBACK_IMAGE = "dask/dask:latest"
+
+SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+class DaskK8sLab(Configurable):
+    """Dask clusters on Kubernetes, managed from Jupyter."""
+
+    namespaces = List(
+        Unicode(),
+        help=(
+            "Namespaces whose DaskClusters this server lists and manages. The first is where new "
+            "clusters go unless a request names another. Empty (the default): the namespace of the "
+            "server's own pod when it runs in Kubernetes, else the current kubeconfig context's."
+        ),
+    ).tag(config=True)
+
+    @default("namespaces")
+    def _default_namespaces(self) -> list[str]:
+        from_env = os.environ.get("DASK_K8S_LAB_NAMESPACES", "")
+        return [ns.strip() for ns in from_env.split(",") if ns.strip()]
+
+    default_image = Unicode(
+        help="Container image for schedulers and workers when a request or template names none.",
+    ).tag(config=True)
+
+    @default("default_image")
+    def _default_default_image(self) -> str:
+        if os.environ.get("DASK_K8S_LAB_DEFAULT_IMAGE"):
+            return os.environ["DASK_K8S_LAB_DEFAULT_IMAGE"]
+        try:
+            from dask_k8s_lab import specs
+
+            return getattr(specs, "DEFAULT_IMAGE", FALLBACK_IMAGE)
+        except ImportError:
+            return FALLBACK_IMAGE
+
+    allow_image_choice = Bool(
+        True,
+        help="Whether users may pick an image for a cluster or worker group (else the default or the template's).",
+    ).tag(config=True)
+
+    templates = List(
+        Dict(),
+        help=(
+            "Cluster templates offered to users: a list of "
+            '{"name": str, "description": str, "options": {...}} where options holds defaults for '
+            "any field of the create request (image, n_workers, resources, env, worker_groups)."
+        ),
+    ).tag(config=True)
+
+    @default("templates")
+    def _default_templates(self) -> list[dict]:
+        return [
+            {
+                "name": "small",
+                "description": "Two workers with 1 CPU and 2 GiB each",
+                "options": {
+                    "n_workers": 2,
+                    "resources": {
+                        "requests": {"cpu": "1", "memory": "2Gi"},
+                        "limits": {"cpu": "1", "memory": "2Gi"},
+                    },
+                },
+            },
+        ]
+
+    @validate("templates")
+    def _validate_templates(self, proposal):
+        names = set()
+        for template in proposal["value"]:
+            name = template.get("name")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"every template needs a non-empty 'name', got {template!r}")
+            if name in names:
+                raise ValueError(f"template name {name!r} appears twice")
+            if not isinstance(template.get("options", {}), dict):
+                raise ValueError(f"template {name!r}: 'options' must be a mapping")
+            names.add(name)
+        return proposal["value"]
+
+    max_workers = Int(
+        1000, help="Largest worker count a request may ask for, per group and for adapt maximum."
+    ).tag(config=True)
+
+    dashboard_connection = Enum(
+        ["auto", "direct", "port-forward"],
+        default_value="auto",
+        help=(
+            "How the dashboard proxy reaches schedulers: 'direct' to the scheduler Service's "
+            "ClusterIP (the server runs in the cluster network), 'port-forward' through the "
+            "Kubernetes API, or 'auto': direct when the ClusterIP answers, else port-forward."
+        ),
+    ).tag(config=True)
+
+    direct_connect_timeout = Float(
+        1.0, help="Seconds to wait for a scheduler ClusterIP to answer before using port-forward."
+    ).tag(config=True)
+
+    log_tail_lines = Int(200, help="Log lines per pod returned by the logs endpoint.").tag(config=True)
+
+    crash_log_lines = Int(
+        5, help="Last log lines of a crash-looping container quoted in a cluster's 'reason'."
+    ).tag(config=True)
+
+    kube_backend_class = Unicode(
+        "dask_k8s_lab.server.kube.Kr8sBackend",
+        help="Import path of the Kubernetes backend (tests swap in a fake).",
+    ).tag(config=True)
+
+
+def service_account_namespace() -> str | None:
+    """The namespace this process runs in, when it runs in a Kubernetes pod."""
+    try:
+        with open(SERVICE_ACCOUNT_NAMESPACE_FILE) as f:
+            return f.read().strip() or None
+    except OSError:
+        return None

@@ -1,0 +1,165 @@
+"""The kr8s backend of the cluster service: list+watch informers and the few calls it makes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import kr8s.asyncio
+from kr8s.asyncio.objects import Event, Pod, Service
+from kr8s.asyncio.portforward import PortForward
+
+from dask_k8s_lab.resources import (
+    LABEL_CLUSTER,
+    DaskAutoscaler,
+    DaskCluster,
+    DaskWorkerGroup,
+    scheduler_name,
+)
+
+from .config import DaskK8sLab
+from .model import DASHBOARD_PORT
+from .service import WatchSink
+from .store import AUTOSCALER, CLUSTER, POD, WORKER_GROUP
+
+log = logging.getLogger(__name__)
+
+CLASSES = {CLUSTER: DaskCluster, WORKER_GROUP: DaskWorkerGroup, AUTOSCALER: DaskAutoscaler, POD: Pod}
+# Only the pods of Dask clusters: every pod the operator makes carries the cluster label.
+SELECTORS = {POD: LABEL_CLUSTER}
+DASHBOARD_PORT_NAME = "http-dashboard"
+
+
+class Kr8sBackend:
+    def __init__(self, config: DaskK8sLab) -> None:
+        self.config = config
+        self._api = None
+        self._tasks: list[asyncio.Task] = []
+        self._targets: dict[tuple[str, str], tuple[str, int]] = {}
+        self._forwards: dict[tuple[str, str], PortForward] = {}
+        self._target_locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def api(self):
+        if self._api is None:
+            self._api = await kr8s.asyncio.api()
+        return self._api
+
+    async def default_namespace(self) -> str:
+        return (await self.api()).namespace
+
+    # -- informers -------------------------------------------------------------------------------
+
+    async def start(self, namespaces: list[str], sink: WatchSink) -> None:
+        await self.api()
+        for namespace in namespaces:
+            for kind in CLASSES:
+                self._tasks.append(asyncio.ensure_future(self._informer(kind, namespace, sink)))
+
+    async def _list(self, kind: str, namespace: str) -> tuple[list[dict], str | None]:
+        api = await self.api()
+        async with api.async_get_kind(
+            CLASSES[kind], namespace=namespace, label_selector=SELECTORS.get(kind)
+        ) as (_, response):
+            body = response.json()
+        return body.get("items") or [], (body.get("metadata") or {}).get("resourceVersion")
+
+    async def _informer(self, kind: str, namespace: str, sink: WatchSink) -> None:
+        """List, then watch from the list's resourceVersion; relist after any interruption."""
+        delay = 0.5
+        while True:
+            try:
+                objects, version = await self._list(kind, namespace)
+                sink.on_replace(kind, namespace, objects)
+                sink.on_synced(kind, namespace)
+                delay = 0.5
+                api = await self.api()
+                async for event_type, obj in api.watch(
+                    CLASSES[kind], namespace=namespace, label_selector=SELECTORS.get(kind), since=version
+                ):
+                    if event_type in ("ADDED", "MODIFIED", "DELETED"):
+                        sink.on_event(kind, event_type, obj.raw)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("dask-k8s-lab: watch of %s in %s failed (%s); retrying in %.1fs", kind, namespace, e, delay)
+                sink.on_watch_error(kind, namespace, e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    async def create(self, manifest: dict) -> dict:
+        cls = CLASSES[manifest["kind"]]
+        obj = cls(manifest, api=await self.api())
+        await obj.create()
+        return obj.raw
+
+    async def patch(self, kind: str, namespace: str, name: str, patch: dict) -> dict:
+        obj = CLASSES[kind]({"metadata": {"name": name, "namespace": namespace}}, api=await self.api())
+        await obj.patch(patch)
+        return obj.raw
+
+    async def delete(self, kind: str, namespace: str, name: str) -> None:
+        obj = CLASSES[kind]({"metadata": {"name": name, "namespace": namespace}}, api=await self.api())
+        await obj.delete(propagation_policy="Background")
+
+    async def pod_logs(self, namespace: str, pod: str, container: str | None, tail_lines: int, previous: bool = False) -> str:
+        obj = Pod({"metadata": {"name": pod, "namespace": namespace}}, api=await self.api())
+        lines = [line async for line in obj.logs(container=container, tail_lines=tail_lines, previous=previous)]
+        return "\n".join(lines)
+
+    async def events(self, namespace: str) -> list[dict]:
+        api = await self.api()
+        return [event.raw async for event in api.async_get(Event, namespace=namespace)]
+
+    # -- dashboards ------------------------------------------------------------------------------
+
+    async def dashboard_target(self, namespace: str, cluster: str, scheduler_pod: dict | None) -> tuple[str, int]:
+        key = (namespace, cluster)
+        lock = self._target_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._targets:
+                self._targets[key] = await self._resolve(namespace, cluster, scheduler_pod)
+            return self._targets[key]
+
+    async def _resolve(self, namespace: str, cluster: str, scheduler_pod: dict | None) -> tuple[str, int]:
+        service = await Service.get(scheduler_name(cluster), namespace=namespace, api=await self.api())
+        port = next(
+            (p["port"] for p in service.spec.get("ports", []) if p.get("name") == DASHBOARD_PORT_NAME), DASHBOARD_PORT
+        )
+        cluster_ip = service.spec.get("clusterIP")
+        mode = self.config.dashboard_connection
+        if mode == "direct" or (mode == "auto" and cluster_ip and await self._answers(cluster_ip, port)):
+            return cluster_ip, port
+        container_port = DASHBOARD_PORT
+        for container in ((scheduler_pod or {}).get("spec") or {}).get("containers") or []:
+            for p in container.get("ports") or []:
+                if p.get("name") == DASHBOARD_PORT_NAME:
+                    container_port = p["containerPort"]
+        forward = PortForward(service, container_port, local_port="auto")
+        local_port = await forward.start()
+        self._forwards[(namespace, cluster)] = forward
+        return "127.0.0.1", local_port
+
+    async def _answers(self, host: str, port: int) -> bool:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self.config.direct_connect_timeout)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    async def forget_cluster(self, namespace: str, cluster: str) -> None:
+        self._targets.pop((namespace, cluster), None)
+        forward = self._forwards.pop((namespace, cluster), None)
+        if forward is not None:
+            try:
+                await forward.stop()
+            except Exception as e:  # already gone
+                log.debug("stopping port-forward of %s/%s: %s", namespace, cluster, e)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for namespace, cluster in list(self._forwards):
+            await self.forget_cluster(namespace, cluster)

@@ -1,0 +1,470 @@
+"""The cluster service: what the REST handlers, the stream and the dashboard proxy call.
+
+It owns the watch-fed ``ClusterStore`` and turns requests into Kubernetes calls through a
+``KubeBackend`` (kr8s in production, an in-memory fake in unit tests), so all the rules about
+names, templates, images, scaling and adapting live here and are tested without a cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from dask_k8s_lab.resources import (
+    COMPONENT_SCHEDULER,
+    LABEL_COMPONENT,
+    default_worker_group_name,
+    scheduler_name,
+)
+
+from . import manifests
+from .config import DaskK8sLab, service_account_namespace
+from .errors import ApiError, conflict, from_kube_error, invalid, not_found
+from .model import IMAGE_PULL_REASONS, full_group_name
+from .requests import MAX_LABEL_VALUE, AdaptRequest, CreateRequest, ScaleRequest, WorkerGroupRequest, apply_template
+from .store import AUTOSCALER, CLUSTER, POD, WORKER_GROUP, ClusterStore, Key
+
+log = logging.getLogger(__name__)
+
+
+class WatchSink(Protocol):
+    def on_event(self, kind: str, event_type: str, obj: dict) -> None: ...
+    def on_replace(self, kind: str, namespace: str, objects: list[dict]) -> None: ...
+    def on_synced(self, kind: str, namespace: str) -> None: ...
+    def on_watch_error(self, kind: str, namespace: str, error: BaseException) -> None: ...
+
+
+class KubeBackend(Protocol):
+    """The Kubernetes operations the service needs; objects travel as plain dicts."""
+
+    async def default_namespace(self) -> str: ...
+    async def start(self, namespaces: list[str], sink: WatchSink) -> None: ...
+    async def create(self, manifest: dict) -> dict: ...
+    async def patch(self, kind: str, namespace: str, name: str, patch: dict) -> dict: ...
+    async def delete(self, kind: str, namespace: str, name: str) -> None: ...
+    async def pod_logs(self, namespace: str, pod: str, container: str | None, tail_lines: int, previous: bool = False) -> str: ...
+    async def events(self, namespace: str) -> list[dict]: ...
+    async def dashboard_target(self, namespace: str, cluster: str, scheduler_pod: dict | None) -> tuple[str, int]: ...
+    async def forget_cluster(self, namespace: str, cluster: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+class ClusterService:
+    def __init__(self, config: DaskK8sLab, backend: KubeBackend, base_url: str = "/") -> None:
+        self.config = config
+        self.backend = backend
+        self.store = ClusterStore(base_url=base_url)
+        self.namespaces: list[str] = list(config.namespaces)
+        self._pending_syncs: set[tuple[str, str]] = set()
+        self._synced = asyncio.Event()
+        self._start_error: BaseException | None = None
+        self._watch_errors: dict[tuple[str, str], str] = {}
+        self._subscribers: set[asyncio.Queue] = set()
+        self._crash_log_tasks: dict[tuple[Key, str, str, int], asyncio.Task] = {}
+        self._dashboard_hosts: dict[Key, tuple[str, int]] = {}
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        try:
+            if not self.namespaces:
+                self.namespaces = [service_account_namespace() or await self.backend.default_namespace()]
+            self._pending_syncs = {(kind, ns) for kind in (CLUSTER, WORKER_GROUP, AUTOSCALER, POD) for ns in self.namespaces}
+            await self.backend.start(self.namespaces, self)
+        except Exception as e:  # the server keeps running; requests report why
+            log.exception("dask-k8s-lab: cannot start watching Kubernetes")
+            self._start_error = e
+
+    async def close(self) -> None:
+        for task in self._crash_log_tasks.values():
+            task.cancel()
+        for queue in list(self._subscribers):
+            queue.put_nowait(None)
+        await self.backend.close()
+
+    async def ready(self, timeout: float = 10.0) -> None:
+        """Wait until the first list of every watched kind has arrived, or fail with a 503."""
+        if self._synced.is_set():
+            return
+        if self._start_error is None:
+            try:
+                await asyncio.wait_for(self._synced.wait(), timeout)
+                return
+            except asyncio.TimeoutError:
+                pass
+        why = self._start_error or "; ".join(self._watch_errors.values()) or "the watch has not delivered yet"
+        raise ApiError(503, f"The cluster list is not available yet: cannot watch Kubernetes ({why}).")
+
+    # -- watch sink ----------------------------------------------------------------------------
+
+    def on_event(self, kind: str, event_type: str, obj: dict) -> None:
+        if (obj.get("metadata") or {}).get("namespace") not in self.namespaces:
+            return
+        self._publish(self.store.refresh(self.store.apply(kind, event_type, obj)))
+        if kind == POD and event_type != "DELETED":
+            self._maybe_fetch_crash_log(obj)
+
+    def on_replace(self, kind: str, namespace: str, objects: list[dict]) -> None:
+        self._publish(self.store.refresh(self.store.replace(kind, namespace, objects)))
+        if kind == POD:
+            for obj in objects:
+                self._maybe_fetch_crash_log(obj)
+
+    def on_synced(self, kind: str, namespace: str) -> None:
+        self._watch_errors.pop((kind, namespace), None)
+        self._pending_syncs.discard((kind, namespace))
+        if not self._pending_syncs:
+            self._synced.set()
+
+    def on_watch_error(self, kind: str, namespace: str, error: BaseException) -> None:
+        self._watch_errors[(kind, namespace)] = f"{kind} in {namespace}: {error}"
+
+    # -- live updates ----------------------------------------------------------------------------
+
+    def subscribe(self) -> tuple[asyncio.Queue, list[dict]]:
+        """A queue of stream messages, and the snapshot they follow (taken atomically)."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._subscribers.add(queue)
+        return queue, self.store.list_models()
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        self._subscribers.discard(queue)
+
+    def _publish(self, changes: Iterable[tuple[Key, dict | None]]) -> None:
+        for (namespace, name), model in changes:
+            if model is None:
+                message: dict[str, Any] = {"type": "deleted", "namespace": namespace, "name": name}
+                self._dashboard_hosts.pop((namespace, name), None)
+                asyncio.ensure_future(self.backend.forget_cluster(namespace, name))
+            else:
+                message = {"type": "updated", "cluster": model}
+            for queue in list(self._subscribers):
+                if queue.qsize() > 10_000:  # a consumer that stopped reading: cut it off
+                    self._subscribers.discard(queue)
+                    queue.put_nowait(None)
+                else:
+                    queue.put_nowait(message)
+
+    # -- crash-loop log tails ------------------------------------------------------------------
+
+    def _maybe_fetch_crash_log(self, pod: dict) -> None:
+        cluster = self.store._owner.get((POD, (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])))
+        if cluster is None:
+            return
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (status.get("state") or {}).get("waiting") or {}
+            restarts = status.get("restartCount", 0)
+            if restarts == 0 or status.get("ready") or waiting.get("reason") in IMAGE_PULL_REASONS:
+                continue
+            key = (cluster, pod["metadata"]["name"], status.get("name", ""), restarts)
+            if key in self._crash_log_tasks:
+                continue
+            self._crash_log_tasks[key] = asyncio.ensure_future(self._fetch_crash_log(*key))
+
+    async def _fetch_crash_log(self, cluster: Key, pod: str, container: str, restarts: int) -> None:
+        try:
+            text = await self.backend.pod_logs(cluster[0], pod, container, self.config.crash_log_lines, previous=True)
+        except Exception as e:
+            log.debug("no previous logs of %s/%s: %s", pod, container, e)
+            return
+        lines = text.rstrip("\n").splitlines()[-self.config.crash_log_lines :]
+        if lines and self.store.get(POD, cluster[0], pod) is not None:
+            self.store.set_crash_log(cluster, pod, container, "\n".join(lines))
+            self._publish(self.store.refresh([cluster]))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def list_clusters(self) -> list[dict]:
+        await self.ready()
+        return self.store.list_models()
+
+    def _cluster_object(self, namespace: str, name: str) -> dict:
+        if namespace not in self.namespaces:
+            raise not_found(
+                f"Namespace {namespace!r} is not managed by this server (it manages {', '.join(self.namespaces)})."
+            )
+        obj = self.store.get(CLUSTER, namespace, name)
+        if obj is None:
+            raise not_found(f"DaskCluster {namespace}/{name} does not exist.")
+        return obj
+
+    async def get_cluster(self, namespace: str, name: str) -> dict:
+        await self.ready()
+        self._cluster_object(namespace, name)
+        return self.store.models.get((namespace, name)) or self.store.compute((namespace, name))
+
+    def templates(self) -> dict:
+        return {
+            "templates": [
+                {"name": t["name"], "description": t.get("description", ""), "options": t.get("options", {})}
+                for t in self.config.templates
+            ],
+            "default_image": self.config.default_image,
+            "allow_image_choice": self.config.allow_image_choice,
+        }
+
+    # -- kube calls ------------------------------------------------------------------------------
+
+    async def _call(self, action: str, coro):
+        try:
+            return await coro
+        except ApiError:
+            raise
+        except Exception as e:
+            raise from_kube_error(e, action) from e
+
+    def _remember(self, kind: str, obj: dict) -> None:
+        """Put an object the API just returned into the cache (the watch confirms it later)."""
+        if isinstance(obj, dict) and obj.get("metadata", {}).get("name"):
+            self._publish(self.store.refresh(self.store.apply(kind, "MODIFIED", obj)))
+
+    def _updated_model(self, namespace: str, name: str) -> dict:
+        return self.store.models.get((namespace, name)) or self.store.compute((namespace, name))
+
+    # -- creating ----------------------------------------------------------------------------------
+
+    def _check_image(self, image: str | None, allowed: set[str], field: str) -> None:
+        if image is not None and not self.config.allow_image_choice and image not in allowed:
+            raise ApiError(
+                403,
+                f"{field} {image!r} is not allowed: this server does not let users choose images "
+                f"(allowed: {', '.join(sorted(allowed))}); leave {field} out.",
+                field,
+            )
+
+    async def create_cluster(self, request: CreateRequest) -> dict:
+        await self.ready()
+        allowed_images = {self.config.default_image}
+        if request.template is not None:
+            template = next((t for t in self.config.templates if t["name"] == request.template), None)
+            if template is None:
+                names = ", ".join(t["name"] for t in self.config.templates) or "none configured"
+                raise invalid("template", f"Unknown template {request.template!r} (available: {names}).")
+            template_image = (template.get("options") or {}).get("image")
+            self._check_image(request.image, allowed_images | {template_image}, "image")
+            for i, group in enumerate(request.worker_groups):
+                self._check_image(group.image, allowed_images | {template_image}, f"worker_groups.{i}.image")
+            try:
+                request = apply_template(request, template, self.config.max_workers)
+            except ApiError as e:
+                raise ApiError(422, f"Template {template['name']!r} is invalid: {e.message}", "template") from None
+        else:
+            self._check_image(request.image, allowed_images, "image")
+            for i, group in enumerate(request.worker_groups):
+                self._check_image(group.image, allowed_images, f"worker_groups.{i}.image")
+
+        namespace = request.namespace or self.namespaces[0]
+        if namespace not in self.namespaces:
+            raise invalid(
+                "namespace",
+                f"Namespace {namespace!r} is not managed by this server; use one of: {', '.join(self.namespaces)}.",
+            )
+        name = request.name
+        if name is None:
+            name = manifests.random_cluster_name()
+            while self.store.get(CLUSTER, namespace, name) is not None:
+                name = manifests.random_cluster_name()
+        elif self.store.get(CLUSTER, namespace, name) is not None:
+            raise conflict(f"A DaskCluster named {name!r} already exists in namespace {namespace!r}; pick another name.", "name")
+        for i, group in enumerate(request.worker_groups):
+            if len(full_group_name(name, group.name)) > MAX_LABEL_VALUE:
+                raise invalid(
+                    f"worker_groups.{i}.name",
+                    f"Worker group {group.name!r} makes the name {full_group_name(name, group.name)!r}, longer than "
+                    f"{MAX_LABEL_VALUE} characters; shorten the group or cluster name.",
+                )
+        if len(default_worker_group_name(name)) > MAX_LABEL_VALUE:
+            raise invalid("name", f"Cluster name {name!r} is too long for its worker group names; shorten it.")
+        image = request.image or self.config.default_image
+        try:
+            manifest = manifests.cluster_manifest(request, name, namespace, image)
+        except ValueError as e:  # the shared validators of dask_k8s_lab.specs
+            raise invalid(str(e).split("=", 1)[0] if "=" in str(e) else "body", str(e)) from None
+
+        created = await self._call(f"create DaskCluster {namespace}/{name}", self.backend.create(manifest))
+        self._remember(CLUSTER, created)
+        for group in request.worker_groups:
+            group_manifest = manifests.worker_group_manifest(created, group, group.image or image, request.env)
+            made = await self._call(
+                f"create DaskWorkerGroup {namespace}/{group_manifest['metadata']['name']}",
+                self.backend.create(group_manifest),
+            )
+            self._remember(WORKER_GROUP, made)
+        return self._updated_model(namespace, name)
+
+    # -- changing ------------------------------------------------------------------------------
+
+    def _autoscalers(self, namespace: str, name: str) -> list[dict]:
+        return self.store.children((namespace, name), AUTOSCALER)
+
+    async def scale(self, namespace: str, name: str, request: ScaleRequest) -> dict:
+        await self.ready()
+        self._cluster_object(namespace, name)
+        group_name = full_group_name(name, request.worker_group)
+        group = self.store.get(WORKER_GROUP, namespace, group_name)
+        is_default = request.worker_group == "default"
+        if group is None and not is_default:
+            groups = [g["metadata"]["name"] for g in self.store.children((namespace, name), WORKER_GROUP)]
+            raise ApiError(
+                404,
+                f"Cluster {namespace}/{name} has no worker group {request.worker_group!r} "
+                f"(it has: {', '.join(sorted(groups)) or 'none yet'}).",
+                "worker_group",
+            )
+        if is_default:
+            # A fixed size replaces adaptive scaling, else the autoscaler would undo it.
+            for autoscaler in self._autoscalers(namespace, name):
+                target = (autoscaler.get("spec") or {}).get("workerGroup")
+                if target in (None, "", "default", group_name):
+                    await self._delete_autoscaler(autoscaler)
+            patched = await self._call(
+                f"scale DaskCluster {namespace}/{name}",
+                self.backend.patch(CLUSTER, namespace, name, {"spec": {"worker": {"replicas": request.workers}}}),
+            )
+            self._remember(CLUSTER, patched)
+        if group is not None:
+            patched = await self._call(
+                f"scale DaskWorkerGroup {namespace}/{group_name}",
+                self.backend.patch(WORKER_GROUP, namespace, group_name, {"spec": {"worker": {"replicas": request.workers}}}),
+            )
+            self._remember(WORKER_GROUP, patched)
+        return self._updated_model(namespace, name)
+
+    async def _delete_autoscaler(self, autoscaler: dict) -> None:
+        meta = autoscaler["metadata"]
+        await self._call(
+            f"delete DaskAutoscaler {meta['namespace']}/{meta['name']}",
+            self.backend.delete(AUTOSCALER, meta["namespace"], meta["name"]),
+        )
+        self._publish(self.store.refresh(self.store.apply(AUTOSCALER, "DELETED", autoscaler)))
+
+    async def adapt(self, namespace: str, name: str, request: AdaptRequest) -> dict:
+        await self.ready()
+        cluster = self._cluster_object(namespace, name)
+        existing = self._autoscalers(namespace, name)
+        if request.off:
+            for autoscaler in existing:
+                await self._delete_autoscaler(autoscaler)
+            return self._updated_model(namespace, name)
+        if existing:
+            meta = existing[0]["metadata"]
+            patched = await self._call(
+                f"update DaskAutoscaler {namespace}/{meta['name']}",
+                self.backend.patch(
+                    AUTOSCALER, namespace, meta["name"], {"spec": {"minimum": request.minimum, "maximum": request.maximum}}
+                ),
+            )
+        else:
+            patched = await self._call(
+                f"create DaskAutoscaler {namespace}/{name}",
+                self.backend.create(manifests.autoscaler_manifest(cluster, request.minimum, request.maximum)),
+            )
+        self._remember(AUTOSCALER, patched)
+        return self._updated_model(namespace, name)
+
+    async def delete_cluster(self, namespace: str, name: str) -> None:
+        await self.ready()
+        self._cluster_object(namespace, name)
+        await self._call(f"delete DaskCluster {namespace}/{name}", self.backend.delete(CLUSTER, namespace, name))
+
+    async def add_worker_group(self, namespace: str, name: str, request: WorkerGroupRequest) -> dict:
+        await self.ready()
+        cluster = self._cluster_object(namespace, name)
+        self._check_image(request.image, {self.config.default_image}, "image")
+        group_name = full_group_name(name, request.name)
+        if request.name == "default" or self.store.get(WORKER_GROUP, namespace, group_name) is not None:
+            raise conflict(f"Cluster {namespace}/{name} already has a worker group {request.name!r}.", "name")
+        if len(group_name) > MAX_LABEL_VALUE:
+            raise invalid("name", f"{group_name!r} is longer than {MAX_LABEL_VALUE} characters; use a shorter group name.")
+        manifest = manifests.worker_group_manifest(cluster, request, request.image)
+        made = await self._call(f"create DaskWorkerGroup {namespace}/{group_name}", self.backend.create(manifest))
+        self._remember(WORKER_GROUP, made)
+        return self._updated_model(namespace, name)
+
+    async def delete_worker_group(self, namespace: str, name: str, group: str) -> None:
+        await self.ready()
+        self._cluster_object(namespace, name)
+        if group == "default":
+            raise conflict(
+                f"The default worker group belongs to cluster {namespace}/{name}; scale it to 0 instead of deleting it.",
+                "group",
+            )
+        group_name = full_group_name(name, group)
+        obj = self.store.get(WORKER_GROUP, namespace, group_name)
+        if obj is None:
+            raise not_found(f"Cluster {namespace}/{name} has no worker group {group!r}.")
+        await self._call(f"delete DaskWorkerGroup {namespace}/{group_name}", self.backend.delete(WORKER_GROUP, namespace, group_name))
+        self._publish(self.store.refresh(self.store.apply(WORKER_GROUP, "DELETED", obj)))
+
+    # -- logs and events -------------------------------------------------------------------------
+
+    async def logs(self, namespace: str, name: str, tail_lines: int | None = None) -> dict[str, str]:
+        await self.ready()
+        self._cluster_object(namespace, name)
+        pods = sorted(
+            self.store.children((namespace, name), POD),
+            key=lambda p: (p["metadata"].get("labels", {}).get(LABEL_COMPONENT) != COMPONENT_SCHEDULER, p["metadata"]["name"]),
+        )
+        lines = tail_lines or self.config.log_tail_lines
+
+        async def one(pod: dict) -> str:
+            try:
+                return await self.backend.pod_logs(namespace, pod["metadata"]["name"], None, lines)
+            except Exception as e:
+                return f"(no logs: {from_kube_error(e, 'read the logs').message})"
+
+        texts = await asyncio.gather(*(one(p) for p in pods))
+        return {pod["metadata"]["name"]: text for pod, text in zip(pods, texts)}
+
+    async def events(self, namespace: str, name: str) -> list[dict]:
+        await self.ready()
+        self._cluster_object(namespace, name)
+        key = (namespace, name)
+        related = {name, scheduler_name(name)}
+        for kind in (WORKER_GROUP, AUTOSCALER, POD):
+            related |= {o["metadata"]["name"] for o in self.store.children(key, kind)}
+        raw = await self._call(f"list events in namespace {namespace}", self.backend.events(namespace))
+        result = []
+        for event in raw:
+            involved = event.get("involvedObject") or event.get("regarding") or {}
+            obj_name = involved.get("name", "")
+            if obj_name not in related and not obj_name.startswith(f"{name}-"):
+                continue
+            result.append(
+                {
+                    "type": event.get("type") or "Normal",
+                    "reason": event.get("reason") or "",
+                    "message": event.get("message") or event.get("note") or "",
+                    "object": f"{involved.get('kind', '')}/{obj_name}",
+                    "time": event.get("lastTimestamp")
+                    or event.get("eventTime")
+                    or event.get("firstTimestamp")
+                    or (event.get("metadata") or {}).get("creationTimestamp"),
+                }
+            )
+        result.sort(key=lambda e: e["time"] or "")
+        return result
+
+    # -- dashboard proxy ---------------------------------------------------------------------------
+
+    async def dashboard_target(self, namespace: str, name: str) -> tuple[str, int]:
+        """Where the dashboard of a DaskCluster this server can see is served; 404 otherwise."""
+        await self.ready()
+        self._cluster_object(namespace, name)
+        pod = self.store.get(POD, namespace, scheduler_name(name))
+        target = await self._call(
+            f"reach the dashboard of {namespace}/{name}", self.backend.dashboard_target(namespace, name, pod)
+        )
+        self._dashboard_hosts[(namespace, name)] = target
+        return target
+
+    def is_dashboard_host(self, host: str) -> bool:
+        """The proxy's host allowlist: only hosts we resolved for a known cluster's scheduler."""
+        return any(host == target[0] for key, target in self._dashboard_hosts.items() if key in self.store.models)
+

@@ -42,9 +42,19 @@ async def fetch(cls: type[T], name: str, namespace: str) -> T | None:
         raise
 
 
+async def bind(cls: type[T], manifest: Mapping[str, Any]) -> T:
+    """A kr8s object for ``manifest`` bound to the (shared) API client."""
+    return cls(dict(manifest), api=await kr8s.asyncio.api())
+
+
+async def ref(cls: type[T], name: str, namespace: str) -> T:
+    """A kr8s object for an existing object known only by name (for patch/delete)."""
+    return await bind(cls, {"metadata": {"name": name, "namespace": namespace}})
+
+
 async def create(cls: type[T], manifest: Mapping[str, Any]) -> tuple[T, bool]:
     """Create ``manifest``; if it already exists return the existing object. -> (obj, created)."""
-    obj = cls(dict(manifest))
+    obj = await bind(cls, manifest)
     try:
         await obj.create()
         return obj, True

@@ -285,8 +285,11 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
 
     service = await kube.fetch(Service, scheduler_name(cluster_name), namespace)
     scheduler_pod = await kube.fetch(Pod, scheduler_name(cluster_name), namespace)
-    scheduler_ip = (scheduler_pod.raw.get("status") or {}).get("podIP") if scheduler_pod else None
-    address = scheduler_comm.comm_address(service.raw if service else None, scheduler_ip)
+    scheduler_summary = planning.summarize_pod(scheduler_pod.raw) if scheduler_pod else None
+    address = None
+    if scheduler_summary is not None and scheduler_summary.ready:  # else: unreachable anyway
+        address = scheduler_comm.comm_address(service.raw if service else None,
+                                              scheduler_summary.ip)
 
     raw_pods = await kube.list_pods(namespace, {
         LABEL_CLUSTER: cluster_name, LABEL_COMPONENT: COMPONENT_WORKER, LABEL_WORKER_GROUP: name})
@@ -329,8 +332,8 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
 
 
 async def _delete_pods(namespace: str, names: list[str]) -> None:
-    await asyncio.gather(*(kube.delete(Pod({"metadata": {"name": n, "namespace": namespace}}))
-                           for n in names))
+    pods = [await kube.ref(Pod, name, namespace) for name in names]
+    await asyncio.gather(*(kube.delete(pod) for pod in pods))
 
 
 async def _create_workers(group: DaskWorkerGroup, service: Any, count: int, rolling: bool) -> None:
@@ -371,7 +374,7 @@ async def _retire(group: DaskWorkerGroup, address: str | None,
     for pod_name in names:
         annotations = raw_pods.get(pod_name, {}).get("metadata", {}).get("annotations") or {}
         if builders.RETIRING_ANNOTATION not in annotations:
-            pod = Pod({"metadata": {"name": pod_name, "namespace": namespace}})
+            pod = await kube.ref(Pod, pod_name, namespace)
             try:
                 await pod.patch({"metadata": {"annotations": {
                     builders.RETIRING_ANNOTATION: now_iso()}}})
@@ -528,7 +531,7 @@ async def reconcile_autoscaler(namespace: str, name: str) -> float:
         await _set_status(autoscaler, {"message": f"scheduler unreachable: {exc}"})
         return interval
     others = 0
-    for other in await DaskCluster(cluster.raw).worker_groups():
+    for other in await cluster.worker_groups():
         if other.name != group_name:
             others += int(other.raw["spec"]["worker"].get("replicas", 0))
     current = int(group.raw["spec"]["worker"].get("replicas", 0))

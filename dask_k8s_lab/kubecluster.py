@@ -55,6 +55,7 @@ from .validation import (
     ValidationError,
     validate_adapt_bounds,
     validate_count,
+    validate_timeout,
     validate_worker_group_name,
 )
 
@@ -451,19 +452,30 @@ class KubeCluster(Cluster):
                 "Create it with add_worker_group first."
             ) from None
 
-    def adapt(self, minimum: int | None = None, maximum: int | None = None, worker_group: str = "default", **kwargs: Any) -> Any:
+    def adapt(
+        self,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        worker_group: str = "default",
+        scale_down_delay: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Let the operator scale a worker group between ``minimum`` and ``maximum`` workers.
 
         A DaskAutoscaler resource does the work server-side; ``scale()`` turns it off again.
+        ``scale_down_delay`` (seconds) is how long the scheduler's target must stay lower before
+        workers are removed (the operator's default applies when None).
         """
         if kwargs:
             raise TypeError(f"adapt() got unexpected arguments {sorted(kwargs)}; pass minimum and maximum")
-        return self.sync(self._adapt, minimum, maximum, worker_group)
+        return self.sync(self._adapt, minimum, maximum, worker_group, scale_down_delay)
 
     def _autoscaler_name(self, worker_group: str) -> str:
         return self.name if worker_group == "default" else worker_group_name(self.name, worker_group)
 
-    async def _adapt(self, minimum: int | None, maximum: int | None, worker_group: str = "default") -> None:
+    async def _adapt(
+        self, minimum: int | None, maximum: int | None, worker_group: str = "default", scale_down_delay: float | None = None
+    ) -> None:
         if minimum is None:
             minimum = 0
         if maximum is None:
@@ -481,6 +493,9 @@ class KubeCluster(Cluster):
                 "maximum": maximum,
             },
         }
+        if scale_down_delay is not None:
+            delay = validate_timeout(scale_down_delay, "scale_down_delay", allow_zero=True)
+            body["spec"]["scaleDownDelaySeconds"] = int(delay)
         autoscaler = await fetch(DaskAutoscaler, body["metadata"]["name"], self.namespace, self._api)
         if autoscaler is None:
             await DaskAutoscaler(body, namespace=self.namespace, api=self._api).create()

@@ -145,7 +145,7 @@ def summarize(
         state, level, reason = pod_state(pod, events)
         states.append(ComponentState("Scheduler", _name(pod), state, level, reason))
     else:
-        states.append(ComponentState("Scheduler", "", "Not created", PROGRESS, ""))
+        states.append(ComponentState("Scheduler", f"{name}-scheduler", "Not created", PROGRESS, ""))
 
     if service is None:
         states.append(ComponentState("Service", f"{name}-scheduler", "Not created", PROGRESS, ""))

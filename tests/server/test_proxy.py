@@ -8,7 +8,7 @@ import re
 import pytest
 from distributed import Scheduler
 from tornado import web
-from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.websocket import websocket_connect
 
@@ -77,7 +77,7 @@ async def test_only_known_clusters(api, jp_fetch, fake, dashboard):
 
 async def test_paths_cannot_reach_other_hosts_or_ports(jp_fetch, http_server_client, jp_base_url, jp_auth_header, dashboard, bystander):
     port, hits = bystander
-    direct = await http_server_client.fetch(f"http://127.0.0.1:{port}/probe")
+    direct = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/probe")
     assert direct.body == b"bystander" and hits == ["probe"]  # it is there to be reached
     hits.clear()
     prefix = f"{jp_base_url}dask-k8s/dashboard/team-a/c1"

@@ -13,8 +13,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-import kr8s.asyncio
 from kr8s.asyncio.objects import Event
+
+from . import kube
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool 
         return
     _last_posted[key] = (reason, message)
     try:
-        event = Event(build_event(obj, type_, reason, message), api=await kr8s.asyncio.api())
+        event = Event(build_event(obj, type_, reason, message), api=await kube.api())
         await event.create()
     except Exception as exc:  # events are best effort: never fail a reconcile over one
         logger.warning("could not post event %s on %s: %s", reason, meta["name"], exc)

@@ -74,6 +74,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 5
     settings.networking.request_timeout = 30
     settings.posting.level = logging.WARNING  # our own events go through events.post
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API request is too much
     _background.append(asyncio.get_running_loop().create_task(QUEUE.resync_forever()))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -10,6 +11,17 @@ from kr8s import NotFoundError, ServerError
 from kr8s.asyncio.objects import APIObject, Pod
 
 T = TypeVar("T", bound=APIObject)
+
+
+_apis: dict[int, kr8s.asyncio.Api] = {}
+
+
+async def api() -> kr8s.asyncio.Api:
+    """One kr8s client per event loop (``kr8s.asyncio.api()`` checks /version on every call)."""
+    loop = id(asyncio.get_running_loop())
+    if loop not in _apis:
+        _apis[loop] = await kr8s.asyncio.api()
+    return _apis[loop]
 
 
 def status_code(exc: BaseException) -> int | None:
@@ -30,7 +42,7 @@ def api_error_message(exc: BaseException) -> str:
 
 async def fetch(cls: type[T], name: str, namespace: str) -> T | None:
     """GET one object, or None if it does not exist (a single request, no polling)."""
-    api = await kr8s.asyncio.api()
+    api = await api()
     try:
         async with api.call_api(
             "GET", version=cls.version, url=f"{cls.endpoint}/{name}", namespace=namespace
@@ -44,7 +56,7 @@ async def fetch(cls: type[T], name: str, namespace: str) -> T | None:
 
 async def bind(cls: type[T], manifest: Mapping[str, Any]) -> T:
     """A kr8s object for ``manifest`` bound to the (shared) API client."""
-    return cls(dict(manifest), api=await kr8s.asyncio.api())
+    return cls(dict(manifest), api=await api())
 
 
 async def ref(cls: type[T], name: str, namespace: str) -> T:
@@ -77,7 +89,7 @@ async def delete(obj: APIObject, propagation_policy: str = "Background") -> bool
 
 async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mapping[str, str]
                    ) -> list[dict[str, Any]]:
-    api = await kr8s.asyncio.api()
+    api = await api()
     return [
         obj.raw
         async for obj in api.async_get(kind, namespace=namespace, label_selector=dict(selector))

@@ -51,6 +51,18 @@ export class ApiError extends Error {
 
 const ROOT = 'dask-k8s';
 
+/** The readable text of an HTML error page (or the text itself), kept short. */
+function textOfPage(text: string): string {
+  let out = text;
+  if (/^\s*</.test(text) && typeof DOMParser !== 'undefined') {
+    const doc = new DOMParser().parseFromString(text, 'text/html');
+    doc.querySelectorAll('script, style, head, nav, header').forEach(n => n.remove());
+    out = doc.body?.textContent ?? '';
+  }
+  out = out.replace(/\s+/g, ' ').trim();
+  return out.length > 300 ? out.slice(0, 297) + '…' : out;
+}
+
 function clusterPath(namespace: string, name: string, ...rest: string[]): string {
   return URLExt.join(
     ROOT,
@@ -94,11 +106,11 @@ export class DaskK8sApi {
       try {
         data = JSON.parse(text);
       } catch {
-        data = { message: text };
+        data = { message: textOfPage(text) };
       }
     }
     if (!response.ok) {
-      let message = data?.message || response.statusText || `HTTP ${response.status}`;
+      let message = data?.message || `HTTP ${response.status} ${response.statusText}`.trim();
       if (response.status === 404 && !data?.field && path.includes(ROOT) && !data?.message) {
         message = 'The dask-k8s-lab server extension does not answer: is it installed and enabled?';
       }

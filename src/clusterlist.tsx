@@ -119,7 +119,7 @@ function ClusterItem({ cluster, selected, commands, onSelect }: IItemProps): JSX
           {cluster.phase || 'Unknown'}
         </span>
       </div>
-      {stage === 'starting' || stage === 'stuck' ? (
+      {progress < 1 && stage !== 'failed' && stage !== 'stopping' ? (
         <div
           className="dk8s-Progress"
           role="progressbar"

@@ -34,7 +34,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Create, watch, scale and use Dask clusters on Kubernetes from JupyterLab.',
   autoStart: true,
   optional: [ICommandPalette, ILayoutRestorer, INotebookTracker, ISettingRegistry, IStateDB],
-  activate: async (
+  activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
@@ -86,8 +86,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     if (settingRegistry) {
-      try {
-        const loaded = await settingRegistry.load(PLUGIN_ID);
+      void settingRegistry.load(PLUGIN_ID).then(loaded => {
         const apply = () => {
           settings = {
             defaults: (loaded.get('defaults').composite as any) ?? {},
@@ -98,23 +97,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
         };
         apply();
         loaded.changed.connect(apply);
-      } catch (error) {
-        console.warn('dask-k8s-lab: settings not loaded', error);
-      }
+      }, error => console.warn('dask-k8s-lab: settings not loaded', error));
     }
 
-    // Remember the selected cluster across reloads.
+    // Remember the selected cluster across reloads (the state database is ready
+    // only once the app is restored: never wait for it during activation).
     let restoredSelection: string | null = null;
     if (state) {
-      try {
-        const saved = (await state.fetch(STATE_KEY)) as ReadonlyJSONObject | undefined;
-        restoredSelection = (saved?.selected as string) ?? null;
-      } catch {
-        /* nothing saved */
-      }
-      model.selectionChanged.connect(() => {
-        void state.save(STATE_KEY, { selected: model.selectedKey });
-      });
+      void app.restored
+        .then(() => state.fetch(STATE_KEY))
+        .then(saved => {
+          restoredSelection = ((saved as ReadonlyJSONObject | undefined)?.selected as string) ?? null;
+          reselect();
+          model.selectionChanged.connect(() => {
+            void state.save(STATE_KEY, { selected: model.selectedKey });
+          });
+        })
+        .catch(() => undefined);
     }
     const reselect = () => {
       if (restoredSelection && model.loaded) {

@@ -35,6 +35,15 @@ class SidebarHeader extends ReactWidget {
             data-testid="live"
             data-live={live}
           />
+          <button
+            type="button"
+            className="jp-ToolbarButtonComponent jp-mod-minimal jp-Button dk8s-Refresh"
+            title="Refresh the list"
+            aria-label="Refresh the list"
+            onClick={() => void this.commands.execute(CommandIDs.refresh)}
+          >
+            <refreshIcon.react tag="span" className="jp-ToolbarButtonComponent-icon" />
+          </button>
         </div>
         <div className="dk8s-Header-actions">
           <button
@@ -45,15 +54,6 @@ class SidebarHeader extends ReactWidget {
           >
             <addIcon.react tag="span" />
             <span>New cluster</span>
-          </button>
-          <button
-            type="button"
-            className="jp-ToolbarButtonComponent jp-mod-minimal jp-Button"
-            title="Refresh the list"
-            aria-label="Refresh the list"
-            onClick={() => void this.commands.execute(CommandIDs.refresh)}
-          >
-            <refreshIcon.react tag="span" className="jp-ToolbarButtonComponent-icon" />
           </button>
         </div>
       </>

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -47,6 +48,7 @@ class LocalCluster:
     def __init__(self, state_dir: Path | str | None = None, console: Console | None = None) -> None:
         self.layout = settings.Layout(Path(state_dir) if state_dir else settings.default_state_dir())
         self.console = console or Console(stderr=True)
+        self.started_here = False  # whether this object's `up` started the cluster
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -71,7 +73,8 @@ class LocalCluster:
         return (self.layout.pki / "tokens.csv").read_text().split(",", 1)[0]
 
     def _http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.layout.api_url, verify=str(self.layout.pki / "ca.crt"),
+        context = ssl.create_default_context(cafile=str(self.layout.pki / "ca.crt"))
+        return httpx.Client(base_url=self.layout.api_url, verify=context,
                             headers={"Authorization": f"Bearer {self._token()}"}, timeout=5)
 
     def _api_ready(self) -> bool:
@@ -138,6 +141,7 @@ class LocalCluster:
             self._stop_processes()
             network.teardown_host()
             raise
+        self.started_here = True
         self.console.print(f"kubeconfig: {self.layout.kubeconfig}")
         return timings
 

@@ -111,9 +111,13 @@ def create_pod_netns(pod_uid: str, ip: str, hosts: str, search: list[str]) -> st
 
 
 def delete_pod_netns(pod_uid: str) -> None:
-    ns = netns_name(pod_uid)
-    _ip("netns", "delete", ns, check=False)
+    delete_netns(netns_name(pod_uid))
     _ip("link", "delete", _host_veth(pod_uid), check=False)
+
+
+def delete_netns(ns: str) -> None:
+    """Deleting the namespace also deletes the veth pair whose end is inside it."""
+    _ip("netns", "delete", ns, check=False)
     shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
 
 

@@ -110,9 +110,11 @@ class KubeletApi:
         """Kubernetes' WebSocket port-forward channels: per port i, data on 2i and errors on
         2i+1; each channel's first frame carries the port number (little-endian)."""
         runner = self._runner(request)
-        ports = [int(p) for p in request.query.get("ports", "").split(",") if p]
+        # The API server passes each port as its own `port` parameter.
+        raw = request.query.getall("port", []) or request.query.get("ports", "").split(",")
+        ports = [int(p) for p in raw if p]
         if not ports:
-            raise web.HTTPBadRequest(text="ports query parameter is required")
+            raise web.HTTPBadRequest(text="port query parameter is required")
         ws = web.WebSocketResponse(protocols=("v4.channel.k8s.io", "channel.k8s.io", "portforward.k8s.io"))
         await ws.prepare(request)
         writers: dict[int, asyncio.StreamWriter] = {}

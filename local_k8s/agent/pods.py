@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from .. import settings
+from .. import network, settings
 from .kube import Kube
 from .podrunner import NodeContext, PodRunner
 
@@ -65,6 +65,9 @@ class PodManager:
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*(r.kill_now() for r in list(self.runners.values())), return_exceptions=True)
+        # A runner cancelled half-way through its set-up may have left a namespace behind.
+        for ns in network.list_pod_netns():
+            await asyncio.to_thread(network.delete_netns, ns)
 
 
 class MountpointRegistry:

@@ -1,0 +1,173 @@
+"""Unit tests of the operator's runtime pieces: work queue, plugins, command line, events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import textwrap
+
+import kopf
+import pytest
+
+from dask_k8s_operator import __main__ as cli
+from dask_k8s_operator import events, plugins
+from dask_k8s_operator.workqueue import WorkQueue
+
+
+async def test_workqueue_coalesces_bursts_and_serializes_per_object():
+    queue = WorkQueue()
+    calls: list[str] = []
+    running = 0
+    max_running = 0
+
+    async def reconcile(namespace: str, name: str) -> float:
+        nonlocal running, max_running
+        running += 1
+        max_running = max(max_running, running)
+        calls.append(name)
+        await asyncio.sleep(0.05)
+        running -= 1
+        return 30.0
+
+    queue.register("things", reconcile)
+    for _ in range(20):
+        queue.trigger("things", "ns", "a")
+    queue.trigger("things", "ns", "b")
+    await asyncio.sleep(0.01)  # a is being reconciled now
+    for _ in range(20):
+        queue.trigger("things", "ns", "a")
+    await asyncio.sleep(0.3)
+    # one run for the first burst, one follow-up for everything that came in during it
+    assert calls.count("a") == 2
+    assert calls.count("b") == 1
+    assert max_running == 2  # a and b in parallel, never two of the same object
+    assert set(queue.tracked()) == {("things", "ns", "a"), ("things", "ns", "b")}
+
+
+async def test_workqueue_forgets_gone_objects_and_backs_off_on_errors():
+    queue = WorkQueue()
+    errors = []
+
+    async def gone(namespace: str, name: str) -> float:
+        return -1
+
+    async def broken(namespace: str, name: str) -> float:
+        raise RuntimeError("boom")
+
+    async def on_error(key, exc):
+        errors.append((key, str(exc)))
+
+    queue.register("gone", gone)
+    queue.register("broken", broken)
+    queue.on_error(on_error)
+    await queue.run_now("gone", "ns", "x")
+    await queue.run_now("broken", "ns", "y")
+    assert queue.tracked() == [("broken", "ns", "y")]
+    assert errors == [(("broken", "ns", "y"), "boom")]
+
+
+async def test_resync_loop_retriggers_due_objects():
+    queue = WorkQueue()
+    calls = []
+
+    async def reconcile(namespace: str, name: str) -> float:
+        calls.append(name)
+        return 0.05
+
+    queue.register("k", reconcile)
+    queue.trigger("k", "ns", "a")
+    loop_task = asyncio.get_running_loop().create_task(queue.resync_forever(tick=0.02))
+    await asyncio.sleep(0.4)
+    loop_task.cancel()
+    await queue.stop()
+    assert len(calls) >= 3
+
+
+def test_plugins_are_loaded_from_entry_points(tmp_path, monkeypatch, caplog):
+    (tmp_path / "my_dask_plugin.py").write_text(textwrap.dedent("""
+        import kopf
+        LOADED = True
+
+        @kopf.on.startup(id="my_dask_plugin_startup")
+        async def started(**_):
+            pass
+    """))
+    (tmp_path / "broken_dask_plugin.py").write_text("raise ImportError('missing dependency')\n")
+    dist = tmp_path / "my_dask_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-dask-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[dask_operator_plugin]\nmine = my_dask_plugin\nbroken = broken_dask_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with caplog.at_level(logging.INFO, logger=plugins.__name__):
+        loaded = plugins.load_plugins()
+    assert loaded["mine"].LOADED is True
+    assert "broken" not in loaded
+    assert "plugin 'broken' (broken_dask_plugin) failed to load" in caplog.text
+    registry = kopf.get_default_registry()
+    ids = [h.id for h in registry._activities.get_all_handlers()]
+    assert "my_dask_plugin_startup" in ids
+    sys.modules.pop("my_dask_plugin", None)
+
+
+def test_builtin_noop_plugin_says_it_runs(caplog):
+    from dask_k8s_operator.plugins import noop
+
+    class Logger:
+        def info(self, message):
+            logging.getLogger("noop-test").info(message)
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(noop.noop_startup(logger=Logger()))
+    assert "Plugin 'noop' running." in caplog.text
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], ["run", "-m", "dask_k8s_operator", "--all-namespaces"]),
+    (["--verbose"], ["run", "-m", "dask_k8s_operator", "--all-namespaces", "--verbose"]),
+    (["--namespace=ns"], ["run", "-m", "dask_k8s_operator", "--namespace=ns"]),
+    (["-n", "ns"], ["run", "-m", "dask_k8s_operator", "-n", "ns"]),
+    (["-A"], ["run", "-m", "dask_k8s_operator", "-A"]),
+])
+def test_command_line_defaults_to_all_namespaces(argv, expected):
+    assert cli.kopf_arguments(argv) == expected
+
+
+def test_event_shape():
+    obj = {"apiVersion": "kubernetes.dask.org/v1", "kind": "DaskCluster",
+           "metadata": {"name": "c", "namespace": "n", "uid": "u"}}
+    event = events.build_event(obj, "Warning", "RetireFallback", "x" * 2000)
+    assert event["involvedObject"] == {"apiVersion": "kubernetes.dask.org/v1",
+                                       "kind": "DaskCluster", "name": "c", "namespace": "n",
+                                       "uid": "u"}
+    assert event["metadata"]["name"].startswith("c.") and event["metadata"]["namespace"] == "n"
+    assert event["type"] == "Warning" and len(event["message"]) == 1024
+    assert event["reportingComponent"] == "dask-k8s-operator"
+
+
+async def test_repeated_events_are_posted_once(monkeypatch):
+    posted = []
+
+    class FakeEvent:
+        def __init__(self, body, api=None):
+            self.body = body
+
+        async def create(self):
+            posted.append(self.body["reason"])
+
+    async def fake_api():
+        return None
+
+    monkeypatch.setattr(events, "Event", FakeEvent)
+    monkeypatch.setattr(events.kube, "api", fake_api)
+    obj = {"apiVersion": "v", "kind": "K", "metadata": {"name": "c", "namespace": "n", "uid": "u9"}}
+    await events.post(obj, "A", "same")
+    await events.post(obj, "A", "same")
+    await events.post(obj, "B", "other")
+    await events.post(obj, "A", "same")
+    monkeypatch.setenv("DASK_K8S_OPERATOR_EVENT_LEVEL", "WARNING")
+    await events.post(obj, "C", "info is below the level")
+    await events.post(obj, "D", "warnings pass", warning=True)
+    events.forget("u9")
+    assert posted == ["A", "B", "A", "D"]

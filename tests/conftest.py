@@ -2,7 +2,7 @@
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.kube"]
+pytest_plugins = ["tests.fixtures.kube", "tests.fixtures.operator"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

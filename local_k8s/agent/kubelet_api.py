@@ -93,17 +93,20 @@ class KubeletApi:
         await response.write(select_log(data, **options))
         offset = len(data)
         options.update(tail=None, since=None, limit=None)
-        while runner.is_running(container) or (path.exists() and path.stat().st_size > offset):
-            await asyncio.sleep(0.2)
-            if path.exists() and path.stat().st_size > offset:
-                with path.open("rb") as f:
-                    f.seek(offset)
-                    chunk = f.read()
-                # Only whole lines: a partial line waits for its end.
-                chunk = chunk[: chunk.rfind(b"\n") + 1]
-                offset += len(chunk)
-                await response.write(select_log(chunk, **options))
-        await response.write_eof()
+        try:
+            while runner.is_running(container) or (path.exists() and path.stat().st_size > offset):
+                await asyncio.sleep(0.2)
+                if path.exists() and path.stat().st_size > offset:
+                    with path.open("rb") as f:
+                        f.seek(offset)
+                        chunk = f.read()
+                    # Only whole lines: a partial line waits for its end.
+                    chunk = chunk[: chunk.rfind(b"\n") + 1]
+                    offset += len(chunk)
+                    await response.write(select_log(chunk, **options))
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client stopped following
         return response
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:

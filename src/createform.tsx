@@ -193,7 +193,7 @@ export class CreateClusterForm
           : (
             <div className="dk8s-Help">Image: {templates.default_image || 'server default'}</div>
           )}
-        {field('workers', 'Workers', { type: 'number', min: 0, step: 1 })}
+        {field('workers', 'Workers', { type: 'number', inputMode: 'numeric' })}
         <fieldset className="dk8s-Fieldset">
           <legend>Worker resources (optional)</legend>
           <div className="dk8s-Row">

@@ -102,8 +102,6 @@ export class ScaleForm extends ReactWidget implements Dialog.IBodyWidget<IScaleV
                 id="dk8s-scale-workers"
                 name="workers"
                 type="number"
-                min={0}
-                step={1}
                 className="jp-mod-styled"
                 value={v.workers}
                 onChange={e => this._set('workers', e.currentTarget.value)}
@@ -119,7 +117,6 @@ export class ScaleForm extends ReactWidget implements Dialog.IBodyWidget<IScaleV
                 id="dk8s-scale-minimum"
                 name="minimum"
                 type="number"
-                min={0}
                 className="jp-mod-styled"
                 value={v.minimum}
                 onChange={e => this._set('minimum', e.currentTarget.value)}
@@ -132,7 +129,6 @@ export class ScaleForm extends ReactWidget implements Dialog.IBodyWidget<IScaleV
                 id="dk8s-scale-maximum"
                 name="maximum"
                 type="number"
-                min={0}
                 className="jp-mod-styled"
                 value={v.maximum}
                 onChange={e => this._set('maximum', e.currentTarget.value)}

@@ -80,7 +80,7 @@ export class WorkerGroupForm
         ))}
         <div className="dk8s-Row">
           {input('name', { placeholder: 'e.g. highmem', autoComplete: 'off' })}
-          {input('workers', { type: 'number', min: 0, step: 1 })}
+          {input('workers', { type: 'number', inputMode: 'numeric' })}
         </div>
         {input('image', { placeholder: "the cluster's image" })}
         <div className="dk8s-Row">

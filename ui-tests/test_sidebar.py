@@ -1,0 +1,119 @@
+"""The sidebar in a real browser, without waiting for clusters to run: it loads, lists live,
+validates the form where the user types, and looks right in the light and dark themes."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from conftest import NAMESPACE, card, delete_cluster_now, kubectl
+
+
+def test_sidebar_opens_with_live_updates(lab, shot):
+    sidebar = lab.locator("#dask-k8s-sidebar")
+    expect(sidebar.get_by_text("Dask clusters", exact=True)).to_be_visible()
+    expect(lab.get_by_test_id("new-cluster")).to_be_visible()
+    # The websocket stream is up (green dot), not the polling fallback.
+    expect(lab.get_by_test_id("live")).to_have_attribute("data-live", "true", timeout=20000)
+    expect(lab.get_by_test_id("list-error")).to_have_count(0)
+    shot("sidebar")
+
+
+def test_form_rejects_bad_values_at_their_field(lab, shot):
+    lab.get_by_test_id("new-cluster").click()
+    dialog = lab.locator(".jp-Dialog")
+    expect(dialog.get_by_text("New Dask cluster")).to_be_visible()
+    shot("form-open")
+    dialog.locator('input[name="name"]').fill("Bad_Name")
+    dialog.locator('input[name="workers"]').fill("-2")
+    dialog.locator('textarea[name="env"]').fill("NOT A PAIR")
+    dialog.get_by_role("button", name="Create").click()
+    # The dialog comes back with each problem next to its field; nothing was created.
+    expect(dialog.locator(".dk8s-FieldError")).to_have_count(3)
+    expect(dialog.locator('input[name="name"]')).to_have_value("Bad_Name")
+    expect(dialog.locator('input[name="name"]')).to_have_attribute("aria-invalid", "true")
+    expect(dialog.get_by_text("is not a whole number of workers")).to_be_visible()
+    shot("form-errors")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    out = kubectl("get", "daskclusters", "-n", NAMESPACE, "-o", "name").stdout
+    assert "bad" not in out.lower()
+
+
+def test_server_side_error_is_shown_in_the_form(lab, shot):
+    # A valid-looking request the server refuses (an image reference that cannot exist):
+    # its message must appear in the form, which keeps what the user typed.
+    lab.get_by_test_id("new-cluster").click()
+    dialog = lab.locator(".jp-Dialog")
+    dialog.locator('input[name="name"]').fill("srv-error")
+    dialog.locator('input[name="workers"]').fill("100000")
+    dialog.get_by_role("button", name="Create").click()
+    error = dialog.locator(".dk8s-FieldError, .dk8s-Error")
+    expect(error.first).to_be_visible(timeout=15000)
+    expect(dialog.locator('input[name="name"]')).to_have_value("srv-error")
+    shot("server-error")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert kubectl("get", "daskcluster", "srv-error", "-n", NAMESPACE, check=False).returncode != 0
+
+
+def test_kubectl_cluster_appears_and_vanishes_without_reload(lab, shot, namespace):
+    import yaml
+
+    from dask_k8s_lab.specs import make_cluster_spec
+
+    name = "from-kubectl"
+    delete_cluster_now(name)
+    manifest = make_cluster_spec(name, n_workers=1)
+    manifest["metadata"]["namespace"] = namespace
+    item = card(lab, name)
+    expect(item).to_have_count(0)
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    expect(item).to_be_visible(timeout=20000)
+    expect(item.locator(".dk8s-ClusterItem-name")).to_have_text(name)
+    shot("appeared")
+    kubectl("delete", "daskcluster", name, "-n", namespace, "--wait=false")
+    expect(item).to_have_count(0, timeout=60000)
+    shot("vanished")
+
+
+def _switch_theme(page, theme: str, light: bool) -> None:
+    page.locator("#jp-MainMenu").get_by_text("Settings", exact=True).click()
+    page.locator(".lm-Menu").get_by_text("Theme", exact=True).hover()
+    page.locator(".lm-Menu").get_by_text(theme, exact=True).click()
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", str(light).lower(), timeout=15000)
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=30000)
+
+
+def _rgb(css: str) -> list[int]:
+    return [int(float(x)) for x in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+
+
+def test_dark_theme(lab, shot, namespace):
+    import yaml
+
+    from dask_k8s_lab.specs import make_cluster_spec
+
+    name = "theme-check"
+    manifest = make_cluster_spec(name, n_workers=1)
+    manifest["metadata"]["namespace"] = namespace
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    try:
+        item = card(lab, name)
+        expect(item).to_be_visible(timeout=20000)
+        shot("light")
+        _switch_theme(lab, "JupyterLab Dark", light=False)
+        # Our own surfaces follow the theme: the card is dark, its text light.
+        assert sum(_rgb(item.evaluate("e => getComputedStyle(e).backgroundColor"))) < 3 * 100
+        name_color = item.locator(".dk8s-ClusterItem-name").evaluate("e => getComputedStyle(e).color")
+        assert sum(_rgb(name_color)) > 3 * 150, name_color
+        shot("dark-sidebar")
+        lab.get_by_test_id("new-cluster").click()
+        dialog = lab.locator(".jp-Dialog")
+        dialog.locator('input[name="name"]').fill("Nope!")
+        dialog.get_by_role("button", name="Create").click()
+        expect(dialog.locator(".dk8s-FieldError")).to_have_count(1)
+        shot("dark-form")
+        dialog.get_by_role("button", name="Cancel").click()
+    finally:
+        delete_cluster_now(name)
+        if lab.locator("body").get_attribute("data-jp-theme-light") == "false":
+            _switch_theme(lab, "JupyterLab Light", light=True)

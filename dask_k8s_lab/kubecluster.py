@@ -20,6 +20,7 @@ from typing import Any
 import kr8s
 from distributed.core import Status, rpc
 from distributed.deploy.cluster import Cluster
+from distributed.objects import SchedulerInfo
 from distributed.utils import Log, Logs, NoOpAwaitable, format_dashboard_link
 from kr8s.asyncio.objects import Pod, Service
 
@@ -184,7 +185,12 @@ class KubeCluster(Cluster):
             self.status = Status.starting
             self._display = StartupDisplay(f"Creating KubeCluster {self.name!r}", quiet=self.quiet)
             try:
-                await self._start_cluster()
+                try:
+                    await self._start_cluster()
+                except kr8s.ServerError as e:
+                    if status_code(e) == 403:
+                        raise PermissionError(forbidden_hint(e, "manage Dask clusters", str(self.namespace))) from None
+                    raise
             except BaseException as e:
                 if self._display is not None:
                     self._display.finish(self._components, f"KubeCluster {self.name!r} failed: {type(e).__name__}")
@@ -297,11 +303,11 @@ class KubeCluster(Cluster):
             phase = (cluster.get("status") or {}).get("phase")
             if phase == "Running":
                 return
+            await self._check_scheduler_failed(pods)
             if phase == "Error":
                 raise RuntimeError(
                     f"The operator marked DaskCluster {self.name!r} as Error: {stuck_reasons(self._components)}"
                 )
-            await self._check_scheduler_failed(pods)
             if phase is None:
                 if now - start > timeout:
                     raise TimeoutError(
@@ -357,6 +363,24 @@ class KubeCluster(Cluster):
             opts.resource_timeout,
             f"KubeCluster {self.name!r}",
         )
+
+    async def _watch_worker_status(self, comm: Any) -> None:
+        """Follow worker arrivals and departures, re-subscribing if the connection drops
+        (e.g. a port-forward being re-established) for as long as the cluster is open."""
+        while True:
+            await super()._watch_worker_status(comm)
+            while self.status in (Status.starting, Status.running):
+                try:
+                    comm = await self.scheduler_comm.live_comm()
+                    comm.name = "Cluster worker status"
+                    await comm.write({"op": "subscribe_worker_status"})
+                    self.scheduler_info = SchedulerInfo(await comm.read())
+                    self._watch_worker_status_comm = comm
+                    break
+                except Exception:
+                    await asyncio.sleep(0.5)
+            else:
+                return
 
     async def _watch_components(self, interval: float) -> None:
         """Keep the component states fresh for the live HTML repr."""

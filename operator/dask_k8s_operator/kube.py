@@ -42,12 +42,12 @@ def api_error_message(exc: BaseException) -> str:
 
 async def fetch(cls: type[T], name: str, namespace: str) -> T | None:
     """GET one object, or None if it does not exist (a single request, no polling)."""
-    api = await api()
+    client = await api()
     try:
-        async with api.call_api(
+        async with client.call_api(
             "GET", version=cls.version, url=f"{cls.endpoint}/{name}", namespace=namespace
         ) as response:
-            return cls(response.json(), api=api)
+            return cls(response.json(), api=client)
     except ServerError as exc:
         if status_code(exc) == 404:
             return None
@@ -89,10 +89,10 @@ async def delete(obj: APIObject, propagation_policy: str = "Background") -> bool
 
 async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mapping[str, str]
                    ) -> list[dict[str, Any]]:
-    api = await api()
+    client = await api()
     return [
         obj.raw
-        async for obj in api.async_get(kind, namespace=namespace, label_selector=dict(selector))
+        async for obj in client.async_get(kind, namespace=namespace, label_selector=dict(selector))
     ]
 
 

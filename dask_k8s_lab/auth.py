@@ -155,3 +155,22 @@ async def resolve_api(
     if auth is None:
         return await kr8s.asyncio.api(namespace=namespace)
     return await ClusterAuth.load_first(auth, namespace=namespace)
+
+
+def current_namespace(api: kr8s.asyncio.Api, serviceaccount: str = SERVICE_ACCOUNT_DIR) -> str:
+    """The namespace to use when none was given.
+
+    kr8s reports ``"default"`` for service-account credentials; inside a pod the right answer is
+    the pod's own namespace, which the service account mount records.
+    """
+    host = os.environ.get("KUBERNETES_SERVICE_HOST")
+    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    ns_file = os.path.join(serviceaccount, "namespace")
+    if host and os.path.exists(ns_file):
+        formatted = f"[{host}]" if ":" in host else host
+        if api.auth.server.rstrip("/") == f"https://{formatted}:{port}":
+            with open(ns_file) as f:
+                namespace = f.read().strip()
+            if namespace:
+                return namespace
+    return api.namespace

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from .auth import resolve_api
+from .auth import current_namespace, resolve_api
 from .resources import DaskCluster
 
 
@@ -18,5 +18,5 @@ async def discover() -> AsyncIterator[tuple[str, type]]:
 
     with contextlib.suppress(Exception):
         api = await resolve_api(None)
-        async for cluster in api.async_get(DaskCluster, namespace=api.namespace):
+        async for cluster in api.async_get(DaskCluster, namespace=current_namespace(api)):
             yield cluster.name, KubeCluster

@@ -19,7 +19,7 @@ from distributed.utils import Log, Logs, NoOpAwaitable, format_dashboard_link
 from kr8s.asyncio.objects import Deployment, Pod, Service
 
 from . import config
-from .auth import ClusterAuth, resolve_api
+from .auth import ClusterAuth, current_namespace, resolve_api
 from .networking import Endpoint, connect_scheduler, list_node_addresses, wait_for_scheduler
 from .validation import ValidationError, validate_count, validate_namespace, validate_optional_bool, validate_port
 
@@ -131,7 +131,7 @@ class HelmCluster(Cluster):
 
     async def _connect(self) -> None:
         self._api = await resolve_api(self._auth, self.namespace)
-        self.namespace = self.namespace or self._api.namespace
+        self.namespace = self.namespace or current_namespace(self._api)
         deployments = [d.raw async for d in self._api.async_get(Deployment, namespace=self.namespace)]
         key = release_selector(deployments, self.release_name)
         release = [d for d in deployments if key and ((d["metadata"].get("labels") or {}).get(key) == self.release_name)]

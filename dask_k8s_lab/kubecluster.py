@@ -25,7 +25,7 @@ from distributed.utils import Log, Logs, NoOpAwaitable, format_dashboard_link
 from kr8s.asyncio.objects import Pod, Service
 
 from . import config
-from .auth import ClusterAuth, resolve_api
+from .auth import ClusterAuth, current_namespace, resolve_api
 from .kube import ensure_crds, fetch, forbidden_hint, list_raw, pod_log_tail, status_code
 from .networking import Endpoint, connect_scheduler, list_node_addresses, wait_for_scheduler
 from .options import KubeClusterOptions
@@ -203,7 +203,7 @@ class KubeCluster(Cluster):
     async def _start_cluster(self) -> None:
         opts = self._options
         self._api = await resolve_api(self._auth, opts.namespace)
-        self.namespace = opts.namespace or self._api.namespace
+        self.namespace = opts.namespace or current_namespace(self._api)
         await ensure_crds(self._api)
         existing = await fetch(DaskCluster, self.name, self.namespace, self._api)
         if existing is None:

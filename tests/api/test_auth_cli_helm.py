@@ -126,3 +126,19 @@ def test_client_rbac_covers_what_the_client_does():
     assert allowed("", "events", "list")
     assert allowed("", "services", "get")
     assert not allowed("", "pods", "create")  # the operator, not the client, makes pods
+
+
+def test_in_cluster_namespace_comes_from_the_service_account(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from dask_k8s_lab.auth import current_namespace
+
+    (tmp_path / "namespace").write_text("team-a\n")
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    in_pod = SimpleNamespace(auth=SimpleNamespace(server="https://10.96.0.1:443"), namespace="default")
+    assert current_namespace(in_pod, serviceaccount=str(tmp_path)) == "team-a"
+    from_kubeconfig = SimpleNamespace(auth=SimpleNamespace(server="https://127.0.0.1:6443"), namespace="dev")
+    assert current_namespace(from_kubeconfig, serviceaccount=str(tmp_path)) == "dev"
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    assert current_namespace(in_pod, serviceaccount=str(tmp_path)) == "default"

@@ -44,11 +44,11 @@ class DaskK8sLab(Configurable):
     def _default_default_image(self) -> str:
         if os.environ.get("DASK_K8S_LAB_DEFAULT_IMAGE"):
             return os.environ["DASK_K8S_LAB_DEFAULT_IMAGE"]
-        try:
-            from dask_k8s_lab import specs
+        try:  # the same default as KubeCluster (the ``kubernetes.image`` Dask config)
+            from dask_k8s_lab import config as dask_config
 
-            return getattr(specs, "DEFAULT_IMAGE", FALLBACK_IMAGE)
-        except ImportError:
+            return dask_config.get("image") or FALLBACK_IMAGE
+        except Exception:
             return FALLBACK_IMAGE
 
     allow_image_choice = Bool(

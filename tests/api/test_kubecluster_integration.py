@@ -1,0 +1,168 @@
+"""KubeCluster against the local Kubernetes and the operator."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import kr8s
+import pytest
+from distributed import Client
+
+from dask_k8s_lab import KubeCluster, SchedulerStartupError, make_cluster_spec
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def cluster_exists(name: str, namespace: str) -> bool:
+    api = kr8s.api(namespace=namespace)
+    return bool(list(api.get("daskclusters.kubernetes.dask.org", name, namespace=namespace)))
+
+
+def test_create_compute_attach_and_close(operated_namespace):
+    ns = operated_namespace
+    name = unique("basic")
+    cluster = KubeCluster(name=name, namespace=ns, n_workers=1, quiet=True)
+    try:
+        assert cluster.created and cluster.shutdown_on_close
+        assert cluster.comm_endpoint.mode == "cluster-ip"  # ClusterIPs are routable here
+        with Client(cluster) as client:
+            assert client.submit(lambda x: x + 1, 10).result() == 11
+        assert cluster.dashboard_link.startswith("http://")
+
+        attached = KubeCluster.from_name(name, namespace=ns, quiet=True)
+        assert not attached.created and attached.shutdown_on_close is False
+        assert attached == cluster
+        attached.close()
+        assert cluster_exists(name, ns), "closing an attached KubeCluster deleted the cluster"
+        with Client(cluster) as client:
+            assert client.submit(lambda: 42).result() == 42
+    finally:
+        cluster.close()
+    assert not cluster_exists(name, ns)
+
+
+async def test_async_cluster_scales_and_keeps_results(operated_namespace):
+    ns = operated_namespace
+    async with KubeCluster(name=unique("scale"), namespace=ns, n_workers=1, asynchronous=True, quiet=True) as cluster:
+        async with Client(cluster, asynchronous=True) as client:
+            await cluster.scale(4)
+            await client.wait_for_workers(4, timeout=120)
+            futures = client.map(lambda i: bytes(1000) * i, range(40))
+            await client.gather(futures)
+            holders = {w for ws in (await client.who_has(futures)).values() for w in ws}
+            assert len(holders) > 1
+            await cluster.scale(1)
+            deadline = time.monotonic() + 120
+            while len(client.scheduler_info()["workers"]) > 1:
+                assert time.monotonic() < deadline, "scale-down to 1 did not finish"
+                await asyncio.sleep(0.5)
+            results = await client.gather(futures)
+            assert [len(r) for r in results] == [1000 * i for i in range(40)]
+
+
+def test_worker_groups_and_logs(operated_namespace):
+    ns = operated_namespace
+    with KubeCluster(name=unique("groups"), namespace=ns, n_workers=1, quiet=True) as cluster:
+        cluster.add_worker_group("extra", n_workers=1)
+        cluster.wait_for_workers(2, timeout=120)
+        with Client(cluster) as client:
+            assert sum(client.gather(client.map(lambda x: x * 2, range(10)))) == 90
+            logs = cluster.get_logs()
+            scheduler_logs = [text for pod, text in logs.items() if "scheduler" in pod]
+            worker_logs = [pod for pod in logs if "worker" in pod]
+            assert scheduler_logs and "Scheduler at" in scheduler_logs[0]
+            assert len(worker_logs) == 2
+            cluster.delete_worker_group("extra")
+            deadline = time.monotonic() + 120
+            while len(client.scheduler_info()["workers"]) != 1:
+                assert time.monotonic() < deadline, "deleting the worker group left its worker"
+                time.sleep(0.5)
+
+
+def test_adapt_grows_under_load_and_shrinks_when_idle(operated_namespace):
+    ns = operated_namespace
+    with KubeCluster(name=unique("adapt"), namespace=ns, n_workers=0, quiet=True) as cluster:
+        cluster.adapt(minimum=0, maximum=2, scale_down_delay=5)
+        with Client(cluster) as client:
+            futures = client.map(lambda i: __import__("time").sleep(2) or i, range(20))
+            assert sum(client.gather(futures)) == sum(range(20))
+            del futures
+            deadline = time.monotonic() + 180
+            while client.scheduler_info()["workers"]:
+                assert time.monotonic() < deadline, "the autoscaler did not shrink the idle cluster"
+                time.sleep(1)
+        cluster.scale(1)  # turns adaptivity off
+        cluster.wait_for_workers(1, timeout=120)
+
+
+def submit_until_it_works(client, fn, timeout=60):
+    """A client loses in-flight futures when its connection drops; it then reconnects."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return client.submit(fn, pure=False).result(timeout=10)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_port_forward_is_re_established(operated_namespace):
+    ns = operated_namespace
+    with KubeCluster(name=unique("pf"), namespace=ns, n_workers=1, port_forward_cluster_ip=True, quiet=True) as cluster:
+        assert cluster.comm_endpoint.mode == "port-forward"
+        assert cluster.dashboard_endpoint.mode == "port-forward"
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        with Client(cluster) as client:
+            assert client.submit(lambda: 1).result() == 1
+            forwarder = cluster.comm_endpoint.forwarder
+            forwarder.drop()  # listener closed and every open connection cut
+            assert submit_until_it_works(client, lambda: 2) == 2
+            assert forwarder.restarts >= 1
+            assert cluster.scheduler_address == f"tcp://127.0.0.1:{forwarder.local_port}"
+            # The cluster object re-subscribed to worker updates over the new forward.
+            cluster.scale(2)
+            deadline = time.monotonic() + 120
+            while len(cluster.scheduler_info["workers"]) < 2:
+                assert time.monotonic() < deadline, "cluster.scheduler_info stopped updating after the drop"
+                time.sleep(0.5)
+
+
+def test_failing_scheduler_reports_its_logs_and_leaves_nothing(operated_namespace):
+    ns = operated_namespace
+    spec = make_cluster_spec(name=unique("crash"), n_workers=0)
+    spec["spec"]["scheduler"]["spec"]["containers"][0]["args"] = ["dask", "schmeduler"]
+    with pytest.raises(SchedulerStartupError, match="(?s)Last log lines.*schmeduler"):
+        KubeCluster(custom_cluster_spec=spec, namespace=ns, resource_timeout=60, quiet=True)
+    assert not cluster_exists(spec["metadata"]["name"], ns)
+
+
+@pytest.mark.last  # pauses the shared operator for a few seconds
+def test_missing_operator_times_out_with_advice(operator_paused):
+    namespace = operator_paused
+    name = unique("noop")
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match="Is the Dask operator running"):
+        KubeCluster(name=name, namespace=namespace, resource_timeout=3, quiet=True)
+    assert time.monotonic() - start < 15
+    assert not cluster_exists(name, namespace)
+
+
+def test_create_mode_rules(operated_namespace):
+    ns = operated_namespace
+    with pytest.raises(ValueError, match="does not exist.*CONNECT_ONLY"):
+        KubeCluster(name=unique("absent"), namespace=ns, create_mode="CONNECT_ONLY", quiet=True)
+    with KubeCluster(name=unique("once"), namespace=ns, quiet=True) as cluster:
+        with pytest.raises(ValueError, match="already exists.*CREATE_ONLY"):
+            KubeCluster(name=cluster.name, namespace=ns, create_mode="CREATE_ONLY", quiet=True)
+        # Connecting by keywords (not from_name) still does not take ownership.
+        again = KubeCluster(name=cluster.name, namespace=ns, quiet=True)
+        assert again.shutdown_on_close is False
+        again.close()
+        assert cluster_exists(cluster.name, ns)

@@ -140,8 +140,12 @@ function ClusterItem({ cluster, selected, commands, onSelect }: IItemProps): JSX
         <span data-testid="workers" title="workers ready / requested">
           {cluster.workers_ready}/{cluster.workers_requested} workers
         </span>
-        <span title="cores">{cluster.cores} cores</span>
-        <span title="memory">{formatBytes(cluster.memory)}</span>
+        {cluster.cores || cluster.memory ? (
+          <>
+            <span title="cores">{cluster.cores} cores</span>
+            <span title="memory">{formatBytes(cluster.memory)}</span>
+          </>
+        ) : null}
         <span title={cluster.created ?? ''}>{formatAge(cluster.created)}</span>
       </div>
       {cluster.adapt ? (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 # Distributions of Dask publish this image; it is the one the docs of the Dask operator use.
@@ -87,11 +87,11 @@ class DaskK8sLab(Configurable):
         for template in proposal["value"]:
             name = template.get("name")
             if not isinstance(name, str) or not name:
-                raise ValueError(f"every template needs a non-empty 'name', got {template!r}")
+                raise TraitError(f"every template needs a non-empty 'name', got {template!r}")
             if name in names:
-                raise ValueError(f"template name {name!r} appears twice")
+                raise TraitError(f"template name {name!r} appears twice")
             if not isinstance(template.get("options", {}), dict):
-                raise ValueError(f"template {name!r}: 'options' must be a mapping")
+                raise TraitError(f"template {name!r}: 'options' must be a mapping")
             names.add(name)
         return proposal["value"]
 

@@ -235,6 +235,6 @@ def cluster_model(
         "memory": memory,
         "adapt": adapt,
         "dashboard_url": dashboard_url(base_url, namespace, name),
-        "scheduler_address": scheduler_address(namespace, name),
+        "scheduler_address": status.get("schedulerAddress") or scheduler_address(namespace, name),
         "created": metadata.get("creationTimestamp"),
     }

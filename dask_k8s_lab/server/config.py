@@ -119,6 +119,16 @@ class DaskK8sLab(Configurable):
         5, help="Last log lines of a crash-looping container quoted in a cluster's 'reason'."
     ).tag(config=True)
 
+    kubeconfig = Unicode(
+        None,
+        allow_none=True,
+        help="Kubeconfig file for the Kubernetes API (default: $KUBECONFIG, ~/.kube/config, or the pod's service account).",
+    ).tag(config=True)
+
+    context = Unicode(None, allow_none=True, help="Kubeconfig context to use (default: the current one).").tag(
+        config=True
+    )
+
     kube_backend_class = Unicode(
         "dask_k8s_lab.server.kube.Kr8sBackend",
         help="Import path of the Kubernetes backend (tests swap in a fake).",

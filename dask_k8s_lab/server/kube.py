@@ -41,7 +41,12 @@ class Kr8sBackend:
 
     async def api(self):
         if self._api is None:
-            self._api = await kr8s.asyncio.api()
+            kwargs = {}
+            if self.config.kubeconfig:
+                kwargs["kubeconfig"] = self.config.kubeconfig
+            if self.config.context:
+                kwargs["context"] = self.config.context
+            self._api = await kr8s.asyncio.api(**kwargs)
         return self._api
 
     async def default_namespace(self) -> str:

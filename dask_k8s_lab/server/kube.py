@@ -47,6 +47,13 @@ class Kr8sBackend:
             if self.config.context:
                 kwargs["context"] = self.config.context
             self._api = await kr8s.asyncio.api(**kwargs)
+            if kwargs:
+                # kr8s hands its first cached client to any later ``kr8s.api()`` call without
+                # arguments; keep this server's own identity out of that cache.
+                for instances in type(self._api)._instances.values():
+                    for key, value in list(instances.items()):
+                        if value is self._api:
+                            del instances[key]
         return self._api
 
     async def default_namespace(self) -> str:
@@ -168,3 +175,5 @@ class Kr8sBackend:
             task.cancel()
         for namespace, cluster in list(self._forwards):
             await self.forget_cluster(namespace, cluster)
+        self._tasks.clear()
+        self._api = None

@@ -10,6 +10,7 @@ All arguments are passed to ``kopf run``. Without ``--namespace``/``-n`` or ``--
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -21,10 +22,23 @@ def kopf_arguments(argv: list[str]) -> list[str]:
     return ["run", "-m", "dask_k8s_operator", *([] if scoped else ["--all-namespaces"]), *argv]
 
 
+def namespaces(argv: list[str]) -> list[str]:
+    """The namespaces named by ``--namespace X``, ``--namespace=X``, ``-n X`` or ``-n=X``."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg in ("--namespace", "-n") and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith(("--namespace=", "-n=")):
+            found.append(arg.split("=", 1)[1])
+    return found
+
+
 def main(argv: list[str] | None = None) -> None:
     import kopf.cli
 
-    args = kopf_arguments(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ["DASK_K8S_OPERATOR_NAMESPACES"] = ",".join(namespaces(argv))
+    args = kopf_arguments(argv)
     kopf.cli.main(args=args, prog_name="dask-k8s-operator")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -14,13 +15,27 @@ T = TypeVar("T", bound=APIObject)
 
 
 _apis: dict[int, kr8s.asyncio.Api] = {}
+REQUESTS = {"count": 0}  # API requests made through kr8s (reported by the liveness endpoint)
+
+
+def _counting(client: kr8s.asyncio.Api) -> kr8s.asyncio.Api:
+    call_api = client.call_api
+
+    @contextlib.asynccontextmanager
+    async def counted(*args: Any, **kwargs: Any):
+        REQUESTS["count"] += 1
+        async with call_api(*args, **kwargs) as response:
+            yield response
+
+    client.call_api = counted  # type: ignore[method-assign]
+    return client
 
 
 async def api() -> kr8s.asyncio.Api:
     """One kr8s client per event loop (``kr8s.asyncio.api()`` checks /version on every call)."""
     loop = id(asyncio.get_running_loop())
     if loop not in _apis:
-        _apis[loop] = await kr8s.asyncio.api()
+        _apis[loop] = _counting(await kr8s.asyncio.api())
     return _apis[loop]
 
 

@@ -171,3 +171,43 @@ async def test_repeated_events_are_posted_once(monkeypatch):
     await events.post(obj, "D", "warnings pass", warning=True)
     events.forget("u9")
     assert posted == ["A", "B", "A", "D"]
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], []),
+    (["--namespace", "a", "-n=b", "--namespace=c", "-n", "d", "--verbose"], ["a", "b", "c", "d"]),
+])
+def test_namespaces_from_the_command_line(argv, expected):
+    assert cli.namespaces(argv) == expected
+
+
+async def test_relist_reconciles_objects_the_watch_did_not_report(monkeypatch):
+    from dask_k8s_operator import handlers
+
+    class Obj:
+        def __init__(self, namespace, name):
+            self.namespace, self.name, self.metadata = namespace, name, {}
+
+    asked = []
+
+    class FakeClient:
+        async def async_get(self, cls, namespace=None):
+            asked.append((cls.kind, namespace))
+            if cls.kind == "DaskCluster":
+                yield Obj("ns1", "known")
+                yield Obj("ns1", "missed")
+
+    async def fake_api():
+        return FakeClient()
+
+    triggered = []
+    monkeypatch.setattr(handlers.kube, "api", fake_api)
+    monkeypatch.setattr(handlers.QUEUE, "tracked", lambda: [("daskclusters", "ns1", "known")])
+    monkeypatch.setattr(handlers.QUEUE, "trigger", lambda *key: triggered.append(key))
+    monkeypatch.setenv("DASK_K8S_OPERATOR_NAMESPACES", "ns1")
+    task = asyncio.get_running_loop().create_task(handlers.relist_forever(interval=0.01))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    assert ("daskclusters", "ns1", "missed") in triggered
+    assert ("daskclusters", "ns1", "known") not in triggered
+    assert {ns for _, ns in asked} == {"ns1"}  # single-namespace mode lists only its namespace

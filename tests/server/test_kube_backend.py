@@ -1,0 +1,75 @@
+"""Kr8sBackend's informer loop against a scripted stand-in for the kr8s client (no cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from dask_k8s_lab.server.config import DaskK8sLab
+from dask_k8s_lab.server.kube import Kr8sBackend
+from dask_k8s_lab.server.service import ClusterService
+
+
+def cluster(name: str, version: str) -> dict:
+    return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": version}, "status": {"phase": "Running"}}
+
+
+class Obj:
+    def __init__(self, raw):
+        self.raw = raw
+
+
+class ScriptedApi:
+    """Lists return the next scripted snapshot; watches replay scripted events, then fail or end."""
+
+    def __init__(self, lists, watches):
+        self.lists, self.watches = list(lists), list(watches)
+        self.watch_since: list[str | None] = []
+        self.namespace = "ns"
+
+    @contextlib.asynccontextmanager
+    async def async_get_kind(self, cls, namespace=None, label_selector=None):
+        items, version = self.lists.pop(0) if self.lists else ([], "0")
+
+        class Response:
+            def json(self_inner):
+                return {"items": items, "metadata": {"resourceVersion": version}}
+
+        yield cls, Response()
+
+    async def watch(self, cls, namespace=None, label_selector=None, since=None):
+        self.watch_since.append(since)
+        if not self.watches:
+            await asyncio.Event().wait()  # a quiet, healthy watch
+        events, failure = self.watches.pop(0)
+        for event in events:
+            yield event[0], Obj(event[1])
+        if failure:
+            raise failure
+
+
+async def test_informer_relists_after_a_broken_watch_and_drops_what_vanished():
+    backend = Kr8sBackend(DaskK8sLab(namespaces=["ns"]))
+    api = ScriptedApi(
+        lists=[([cluster("a", "1"), cluster("b", "2")], "10"), ([cluster("a", "1"), cluster("c", "12")], "12")],
+        watches=[([("ADDED", cluster("d", "11"))], ConnectionResetError("stream reset"))],
+    )
+    backend._api = api
+    service = ClusterService(backend.config, backend)
+    service.namespaces = ["ns"]
+    seen = []
+    queue, _ = service.subscribe()
+    task = asyncio.ensure_future(backend._informer("DaskCluster", "ns", service))
+    try:
+        deadline = asyncio.get_running_loop().time() + 5
+        while {m["name"] for m in service.store.list_models()} != {"a", "c"}:
+            assert asyncio.get_running_loop().time() < deadline, service.store.list_models()
+            await asyncio.sleep(0.05)
+        while not queue.empty():
+            seen.append(queue.get_nowait())
+    finally:
+        task.cancel()
+    assert api.watch_since[:2] == ["10", "12"]  # each watch resumes from its list's resourceVersion
+    deleted = {(m["namespace"], m["name"]) for m in seen if m["type"] == "deleted"}
+    assert deleted == {("ns", "b"), ("ns", "d")}  # gone while the watch was down: reported on relist
+    assert service._watch_errors == {}  # the error was recorded, then cleared by the successful relist

@@ -9,14 +9,12 @@ from .auth import current_namespace, resolve_api
 from .resources import DaskCluster
 
 
-async def discover() -> AsyncIterator[tuple[str, type]]:
-    """Yield ``(name, KubeCluster)`` for each DaskCluster in the current namespace.
-
-    Only the current namespace is listed, because ``from_name`` resolves names there.
-    """
+async def discover(namespace: str | None = None) -> AsyncIterator[tuple[str, type]]:
+    """Yield ``(name, KubeCluster)`` for each DaskCluster in ``namespace`` (default: the current
+    one, which is where ``from_name`` resolves names)."""
     from .kubecluster import KubeCluster
 
     with contextlib.suppress(Exception):
         api = await resolve_api(None)
-        async for cluster in api.async_get(DaskCluster, namespace=current_namespace(api)):
+        async for cluster in api.async_get(DaskCluster, namespace=namespace or current_namespace(api)):
             yield cluster.name, KubeCluster

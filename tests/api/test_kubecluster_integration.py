@@ -71,13 +71,18 @@ def test_worker_groups_and_logs(operated_namespace):
     with KubeCluster(name=unique("groups"), namespace=ns, n_workers=1, quiet=True) as cluster:
         cluster.add_worker_group("extra", n_workers=1)
         cluster.wait_for_workers(2, timeout=120)
+        cluster.scale(2, worker_group="extra")
+        cluster.wait_for_workers(3, timeout=120)
+        cluster.scale(1, worker_group="extra")
+        with pytest.raises(ValueError, match="worker_group='nope' does not exist"):
+            cluster.scale(1, worker_group="nope")
         with Client(cluster) as client:
             assert sum(client.gather(client.map(lambda x: x * 2, range(10)))) == 90
             logs = cluster.get_logs()
             scheduler_logs = [text for pod, text in logs.items() if "scheduler" in pod]
             worker_logs = [pod for pod in logs if "worker" in pod]
             assert scheduler_logs and "Scheduler at" in scheduler_logs[0]
-            assert len(worker_logs) == 2
+            assert len(worker_logs) >= 2
             cluster.delete_worker_group("extra")
             deadline = time.monotonic() + 120
             while len(client.scheduler_info()["workers"]) != 1:
@@ -166,3 +171,54 @@ def test_create_mode_rules(operated_namespace):
         assert again.shutdown_on_close is False
         again.close()
         assert cluster_exists(cluster.name, ns)
+
+
+def test_node_port_jupyter_repr_and_discovery(operated_namespace):
+    import urllib.request
+
+    ns = operated_namespace
+    name = unique("np")
+    with KubeCluster(
+        name=name, namespace=ns, n_workers=1, scheduler_service_type="NodePort", jupyter=True, quiet=True
+    ) as cluster:
+        assert cluster.comm_endpoint.mode == "node-port"
+        assert cluster.jupyter
+        with urllib.request.urlopen(cluster.dashboard_link, timeout=20) as response:
+            assert response.status == 200
+        with urllib.request.urlopen(cluster.jupyter_link, timeout=20) as response:
+            assert response.status == 200 and "/jupyter/lab" in response.url
+        html = cluster._repr_html_()
+        assert "dask-k8s-lab-components" in html and "Running" in html and name in html
+        assert {c.component for c in cluster.components} >= {"DaskCluster", "Scheduler", "Service", "Workers"}
+
+        assert name in cluster.sync(_discover_in, ns)
+
+
+async def _discover_in(namespace):
+    from dask_k8s_lab.discovery import discover
+
+    return [name async for name, _ in discover(namespace)]
+
+
+def test_several_clusters_in_one_process(operated_namespace):
+    ns = operated_namespace
+    first = KubeCluster(name=unique("one"), namespace=ns, n_workers=1, quiet=True)
+    second = KubeCluster(name=unique("two"), namespace=ns, n_workers=1, quiet=True)
+    try:
+        assert first.scheduler_address != second.scheduler_address
+        for cluster, value in ((first, 1), (second, 2)):
+            with Client(cluster) as client:
+                assert client.submit(lambda v: v * 10, value).result() == value * 10
+    finally:
+        first.close()
+        second.close()
+    assert not cluster_exists(first.name, ns) and not cluster_exists(second.name, ns)
+
+
+async def test_async_clusters_share_one_loop(operated_namespace):
+    ns = operated_namespace
+    async with KubeCluster(name=unique("la"), namespace=ns, asynchronous=True, quiet=True) as a, KubeCluster(
+        name=unique("lb"), namespace=ns, asynchronous=True, quiet=True
+    ) as b:
+        assert a.loop is b.loop
+        assert a.scheduler_address != b.scheduler_address

@@ -23,6 +23,11 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
     def service(self) -> ClusterService:
         return self.settings["dask_k8s_lab_service"]
 
+    @property
+    def ping_interval(self) -> float | None:
+        """Keep the socket alive through proxies (JupyterHub's, ingresses) that drop idle ones."""
+        return self.settings.get("websocket_ping_interval", 30.0)
+
     @ws_authenticated
     async def get(self, *args, **kwargs):
         authorized = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE))

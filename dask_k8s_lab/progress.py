@@ -254,9 +254,10 @@ class StartupDisplay:
     """A live view of component states: rich Live in a terminal, an updating HTML output in a
     notebook, and one line per state change otherwise. Nothing at all when ``quiet``."""
 
-    def __init__(self, title: str, quiet: bool = False, mode: str | None = None):
+    def __init__(self, title: str, quiet: bool = False, mode: str | None = None, console: Any = None):
         self.title = title
         self.mode = "quiet" if quiet else (mode or self._detect_mode())
+        self.console = console
         self._live: Any = None
         self._handle: Any = None
         self._last: dict[tuple[str, str], tuple[str, str]] = {}
@@ -277,10 +278,10 @@ class StartupDisplay:
 
             view = Group(Spinner("dots", text=self.title), render_table(states))
             if self._live is None:
-                self._live = Live(view, refresh_per_second=4, transient=False)
-                self._live.start()
+                self._live = Live(view, refresh_per_second=4, transient=False, console=self.console)
+                self._live.start(refresh=True)
             else:
-                self._live.update(view)
+                self._live.update(view, refresh=True)
         elif self.mode == "notebook":
             from IPython.display import HTML, display
 
@@ -302,7 +303,7 @@ class StartupDisplay:
         if title:
             self.title = title
         if self.mode == "terminal" and self._live is not None:
-            self._live.update(render_table(states, self.title))
+            self._live.update(render_table(states, self.title), refresh=True)
             self._live.stop()
             self._live = None
         elif self.mode != "quiet":

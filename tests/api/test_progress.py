@@ -156,3 +156,33 @@ def test_fatal_scheduler_reasons():
     assert "last exit code 3" in _fatal_container_reason(pod("s", "scheduler", containers=restarting))
     pulling = [{"name": "s", "state": {"waiting": {"reason": "ImagePullBackOff"}}}]
     assert _fatal_container_reason(pod("s", "scheduler", phase="Pending", containers=pulling)) is None
+
+
+def test_notebook_mode_updates_one_output_in_place(monkeypatch):
+    calls = []
+
+    class Handle:
+        def update(self, obj):
+            calls.append(("update", obj.data))
+
+    def fake_display(obj, display_id=None):
+        calls.append(("display", obj.data, display_id))
+        return Handle()
+
+    monkeypatch.setattr("IPython.display.display", fake_display)
+    display = StartupDisplay("Creating c", mode="notebook")
+    display.update(summarize({"metadata": {"name": "c"}}))
+    display.finish(summarize({"metadata": {"name": "c"}, "status": {"phase": "Running"}}), "c is running")
+    assert [c[0] for c in calls] == ["display", "update"]
+    assert calls[0][2] is True and "Waiting for operator" in calls[0][1]
+    assert "c is running" in calls[1][1] and "Running" in calls[1][1]
+
+
+def test_terminal_mode_draws_a_live_table():
+    console = Console(file=io.StringIO(), force_terminal=True, width=160, color_system=None)
+    display = StartupDisplay("Creating c", mode="terminal", console=console)
+    display.update(summarize({"metadata": {"name": "c"}}))
+    display.finish(summarize({"metadata": {"name": "c"}, "status": {"phase": "Running"}}), "c is running")
+    text = console.file.getvalue()
+    assert "Waiting for operator" in text and "c is running" in text
+    assert display._live is None  # stopped

@@ -8,6 +8,8 @@ import * as React from 'react';
 
 import { ApiError, DaskK8sApi, IClusterEvent } from './api';
 
+const REFRESH_MS = 5000;
+
 export class ClusterLogsView extends ReactWidget {
   constructor(
     private readonly api: DaskK8sApi,
@@ -17,6 +19,17 @@ export class ClusterLogsView extends ReactWidget {
     super();
     this.addClass('dk8s-Logs');
     void this.reload();
+    // Keep following a starting or crashing cluster while the pane is on screen.
+    this._timer = setInterval(() => {
+      if (this.isVisible && !this._loading) {
+        void this.reload();
+      }
+    }, REFRESH_MS);
+  }
+
+  dispose(): void {
+    clearInterval(this._timer);
+    super.dispose();
   }
 
   async reload(): Promise<void> {
@@ -27,7 +40,8 @@ export class ClusterLogsView extends ReactWidget {
         this.api.events(this.namespace, this.name),
         this.api.logs(this.namespace, this.name)
       ]);
-      this._events = events;
+      // Newest first: what is going wrong now is what the user looks for.
+      this._events = [...events].sort((a, b) => (b.time ?? '').localeCompare(a.time ?? ''));
       this._logs = logs;
       this._error = null;
     } catch (error) {
@@ -44,13 +58,16 @@ export class ClusterLogsView extends ReactWidget {
         <div className="dk8s-LogsToolbar">
           <button
             type="button"
-            className="jp-Button jp-mod-styled jp-mod-reject dk8s-TextButton"
+            className="jp-ToolbarButtonComponent jp-mod-minimal jp-Button dk8s-TextButton"
+            title="Refresh events and logs (also refreshed every few seconds while shown)"
             onClick={() => void this.reload()}
-            disabled={this._loading}
           >
-            <refreshIcon.react tag="span" />
-            <span>{this._loading ? 'Loading…' : 'Refresh'}</span>
+            <refreshIcon.react tag="span" className="jp-ToolbarButtonComponent-icon" />
+            <span className="jp-ToolbarButtonComponent-label">Refresh</span>
           </button>
+          <span className="dk8s-Muted">
+            {this.namespace}/{this.name}
+          </span>
         </div>
         {this._error ? <div className="dk8s-Error" role="alert">{this._error}</div> : null}
         <h3>Events</h3>
@@ -96,6 +113,7 @@ export class ClusterLogsView extends ReactWidget {
   private _logs: { [pod: string]: string } = {};
   private _error: string | null = null;
   private _loading = false;
+  private _timer: ReturnType<typeof setInterval>;
 }
 
 export function createLogsPane(

@@ -156,6 +156,7 @@ class KubeCluster(Cluster):
         self._worker_spec: dict[str, Any] | None = None  # the cluster's default worker section
         self.jupyter = self._options.jupyter  # updated from the scheduler args once attached
         self._components: list[ComponentState] = []
+        self._log_cache: dict[tuple[str, int], str] = {}
         self._watch_task: asyncio.Task | None = None
         self._start_lock: asyncio.Lock | None = None
         self._display: StartupDisplay | None = None
@@ -282,8 +283,24 @@ class KubeCluster(Cluster):
         connection = ""
         if self.comm_endpoint is not None:
             connection = f"{self.comm_endpoint.mode} {self.comm_endpoint.address}"
-        self._components = summarize(cluster, pods, service, events, cluster_name=self.name, connection=connection)
+        tails = await self._crash_log_tails(pods)
+        self._components = summarize(
+            cluster, pods, service, events, cluster_name=self.name, connection=connection, log_tails=tails
+        )
         return cluster, pods
+
+    async def _crash_log_tails(self, pods: list[dict]) -> dict[str, str]:
+        """Last log lines of crashing pods, read once per restart."""
+        tails: dict[str, str] = {}
+        for pod in pods:
+            if _fatal_container_reason(pod) is None:
+                continue
+            restarts = sum(cs.get("restartCount", 0) for cs in (pod.get("status") or {}).get("containerStatuses") or [])
+            key = (pod["metadata"]["name"], restarts)
+            if key not in self._log_cache:
+                self._log_cache[key] = await pod_log_tail(Pod(pod, namespace=self.namespace, api=self._api), lines=5)
+            tails[key[0]] = self._log_cache[key]
+        return tails
 
     async def _wait_for_running(self) -> None:
         """Wait until the operator reports Running; fail fast with the reason when stuck."""

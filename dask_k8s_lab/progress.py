@@ -120,8 +120,20 @@ def summarize(
     *,
     cluster_name: str = "",
     connection: str = "",
+    log_tails: Mapping[str, str] | None = None,
 ) -> list[ComponentState]:
-    """One state per component: the DaskCluster, scheduler pod, scheduler Service, worker groups."""
+    """One state per component: the DaskCluster, scheduler pod, scheduler Service, worker groups.
+
+    ``log_tails`` maps pod names to their last log lines, shown for pods in an error state.
+    """
+    tails = log_tails or {}
+
+    def with_tail(pod: Mapping[str, Any], state: tuple[str, str, str]) -> tuple[str, str, str]:
+        tail = tails.get(_name(pod), "").strip()
+        if state[1] == ERROR and tail:
+            return state[0], state[1], f"{state[2]}\nlast log lines:\n{tail}".strip()
+        return state
+
     name = _name(cluster) if cluster else cluster_name
     states: list[ComponentState] = []
 
@@ -142,7 +154,7 @@ def summarize(
     schedulers = [p for p in pods if _labels(p).get(COMPONENT_LABEL) == "scheduler"]
     if schedulers:
         pod = max(schedulers, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "")
-        state, level, reason = pod_state(pod, events)
+        state, level, reason = with_tail(pod, pod_state(pod, events))
         states.append(ComponentState("Scheduler", _name(pod), state, level, reason))
     else:
         states.append(ComponentState("Scheduler", f"{name}-scheduler", "Not created", PROGRESS, ""))
@@ -177,7 +189,7 @@ def summarize(
         ready = 0
         problem: tuple[str, str, str] | None = None
         for pod in members:
-            state, level, reason = pod_state(pod, events)
+            state, level, reason = with_tail(pod, pod_state(pod, events))
             if level == OK:
                 ready += 1
             elif problem is None or (level == ERROR and problem[1] != ERROR):

@@ -222,3 +222,26 @@ async def test_async_clusters_share_one_loop(operated_namespace):
     ) as b:
         assert a.loop is b.loop
         assert a.scheduler_address != b.scheduler_address
+
+
+def test_unschedulable_scheduler_times_out_with_the_reason(operated_namespace):
+    ns = operated_namespace
+    name = unique("huge")
+    with pytest.raises(TimeoutError, match="(?s)still 'Pending'.*Unschedulable.*Insufficient memory"):
+        KubeCluster(name=name, namespace=ns, resources={"requests": {"memory": "100Ti"}}, resource_timeout=8, quiet=True)
+    assert not cluster_exists(name, ns)
+
+
+def test_crashing_workers_are_reported_with_their_logs(operated_namespace):
+    from dask_k8s_lab.progress import ERROR
+
+    ns = operated_namespace
+    with KubeCluster(name=unique("wcrash"), namespace=ns, n_workers=1, worker_command="dask wurker", quiet=True) as cluster:
+        deadline = time.monotonic() + 120
+        while True:
+            workers = [c for c in cluster.components if c.component == "Workers"]
+            if workers and workers[0].level == ERROR and "last log lines" in workers[0].reason:
+                break
+            assert time.monotonic() < deadline, f"worker crash not reported: {cluster.components}"
+            time.sleep(1)
+        assert "wurker" in workers[0].reason

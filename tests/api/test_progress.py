@@ -186,3 +186,16 @@ def test_terminal_mode_draws_a_live_table():
     text = console.file.getvalue()
     assert "Waiting for operator" in text and "c is running" in text
     assert display._live is None  # stopped
+
+
+def test_crashing_pods_show_their_last_log_lines():
+    pods = [pod("c-scheduler", "scheduler", containers=crashloop()), pod("c-default-worker-a")]
+    states = summarize(
+        {"metadata": {"name": "c"}, "status": {"phase": "Pending"}},
+        pods,
+        log_tails={"c-scheduler": "Error: No such command 'schmeduler'.", "c-default-worker-a": "fine"},
+    )
+    scheduler = next(s for s in states if s.component == "Scheduler")
+    assert scheduler.reason.endswith("last log lines:\nError: No such command 'schmeduler'.")
+    workers = next(s for s in states if s.component == "Workers")
+    assert "fine" not in workers.reason  # healthy pods do not get log lines

@@ -142,3 +142,27 @@ def test_in_cluster_namespace_comes_from_the_service_account(tmp_path, monkeypat
     assert current_namespace(from_kubeconfig, serviceaccount=str(tmp_path)) == "dev"
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
     assert current_namespace(in_pod, serviceaccount=str(tmp_path)) == "default"
+
+
+def test_entry_points_are_declared_and_plug_into_the_dask_cli():
+    import pathlib
+    import tomllib
+    from importlib.metadata import EntryPoint
+
+    import click
+    from dask.cli import _register_command_ep
+
+    project = tomllib.loads((pathlib.Path(__file__).parents[2] / "pyproject.toml").read_text())
+    entry_points = project["project"]["entry-points"]
+    assert entry_points["dask_cli"]["kubernetes"] == "dask_k8s_lab.kubernetes_cli:main"
+    assert entry_points["dask_cluster_discovery"]["kubecluster"] == "dask_k8s_lab.discovery:discover"
+    assert entry_points["dask_cluster_discovery"]["helmcluster"] == "dask_k8s_lab.helmcluster:discover"
+
+    @click.group()
+    def dask_cli():
+        pass
+
+    _register_command_ep(dask_cli, EntryPoint("kubernetes", entry_points["dask_cli"]["kubernetes"], "dask_cli"))
+    result = CliRunner().invoke(dask_cli, ["kubernetes", "gen", "cluster", "--name", "via-dask"])
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.output)["metadata"]["name"] == "via-dask"

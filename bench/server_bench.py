@@ -119,7 +119,7 @@ async def main() -> None:
         [
             sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
             f"--IdentityProvider.token={token}", "--ServerApp.jpserver_extensions={'dask_k8s_lab.server': True}",
-            "--DaskK8sLab.namespaces=bench", "--DaskK8sLab.kube_backend_class=server_bench.PopulatedBackend",
+            "--DaskK8sLab.namespaces=bench", "--DaskK8sLab.query_schedulers=False", "--DaskK8sLab.kube_backend_class=server_bench.PopulatedBackend",
             "--log-level=ERROR", "--allow-root",
         ],
         env=env, cwd="/tmp", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

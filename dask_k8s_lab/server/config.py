@@ -113,6 +113,15 @@ class DaskK8sLab(Configurable):
         1.0, help="Seconds to wait for a scheduler ClusterIP to answer before using port-forward."
     ).tag(config=True)
 
+    query_schedulers = Bool(
+        True,
+        help=(
+            "Ask running schedulers (their /json/identity.json, through the same route as the "
+            "dashboard proxy) for their workers' threads and memory, reported as cores and memory; "
+            "off: sum the worker pods' CPU and memory limits (else requests) instead."
+        ),
+    ).tag(config=True)
+
     log_tail_lines = Int(200, help="Log lines per pod returned by the logs endpoint.").tag(config=True)
 
     crash_log_lines = Int(

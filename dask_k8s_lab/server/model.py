@@ -170,6 +170,7 @@ def cluster_model(
     *,
     base_url: str = "/",
     crash_logs: dict | None = None,
+    scheduler_totals: tuple[float, int] | None = None,
 ) -> dict:
     """The REST API's Cluster JSON for one DaskCluster and the objects that belong to it."""
     metadata = cluster.get("metadata", {})
@@ -222,6 +223,9 @@ def cluster_model(
         spec = autoscaler.get("spec") or {}
         adapt = {"minimum": int(spec.get("minimum") or 0), "maximum": int(spec.get("maximum") or 0)}
         break
+
+    if scheduler_totals is not None:  # what the scheduler reports: threads and memory limits
+        cores, memory = Decimal(str(scheduler_totals[0])), int(scheduler_totals[1])
 
     return {
         "name": name,

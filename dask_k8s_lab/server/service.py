@@ -8,6 +8,7 @@ names, templates, images, scaling and adapting live here and are tested without 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
@@ -64,6 +65,7 @@ class ClusterService:
         self._subscribers: set[asyncio.Queue] = set()
         self._crash_log_tasks: dict[tuple[Key, str, str, int], asyncio.Task] = {}
         self._dashboard_hosts: dict[Key, tuple[str, int]] = {}
+        self._totals_tasks: dict[Key, asyncio.Task] = {}
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -82,7 +84,7 @@ class ClusterService:
             self._start_error = e
 
     async def close(self) -> None:
-        for task in self._crash_log_tasks.values():
+        for task in [*self._crash_log_tasks.values(), *self._totals_tasks.values()]:
             task.cancel()
         for queue in list(self._subscribers):
             queue.put_nowait(None)
@@ -144,12 +146,51 @@ class ClusterService:
                 asyncio.ensure_future(self.backend.forget_cluster(namespace, name))
             else:
                 message = {"type": "updated", "cluster": model}
+                self._maybe_fetch_totals((namespace, name), model)
             for queue in list(self._subscribers):
                 if queue.qsize() > 10_000:  # a consumer that stopped reading: cut it off
                     self._subscribers.discard(queue)
                     queue.put_nowait(None)
                 else:
                     queue.put_nowait(message)
+
+    # -- cores and memory as the scheduler sees them ------------------------------------------------
+
+    def _maybe_fetch_totals(self, key: Key, model: dict) -> None:
+        """Ask a running scheduler for its workers' threads and memory when the worker count moved."""
+        if not self.config.query_schedulers or model["phase"] != "Running":
+            return
+        known = self.store.scheduler_totals.get(key)
+        if known is not None and known[2] == model["workers_ready"]:
+            return
+        task = self._totals_tasks.get(key)
+        if task is None or task.done():
+            self._totals_tasks[key] = asyncio.ensure_future(self._fetch_totals(key))
+
+    async def _fetch_totals(self, key: Key) -> None:
+        from tornado.httpclient import AsyncHTTPClient
+
+        for attempt in range(10):
+            model = self.store.models.get(key)
+            if model is None or model["phase"] != "Running":
+                return
+            try:
+                host, port = await self.dashboard_target(*key)
+                response = await AsyncHTTPClient().fetch(
+                    f"http://{host}:{port}/json/identity.json", connect_timeout=3, request_timeout=5
+                )
+                identity = json.loads(response.body)
+                totals = (float(identity["total_threads"]), int(identity["total_memory"]), int(identity["n_workers"]))
+            except Exception as e:
+                log.debug("no scheduler totals for %s/%s yet: %s", *key, e)
+                await asyncio.sleep(1 + attempt)
+                continue
+            self.store.scheduler_totals[key] = totals
+            self._publish(self.store.refresh([key]))
+            model = self.store.models.get(key)
+            if model is None or totals[2] == model["workers_ready"]:
+                return
+            await asyncio.sleep(1)  # workers register with the scheduler just after they turn Ready
 
     # -- crash-loop log tails ------------------------------------------------------------------
 

@@ -42,6 +42,8 @@ class ClusterStore:
         self._by_cluster: dict[Key, dict[str, dict[Key, dict]]] = {}
         self._owner: dict[tuple[str, Key], Key] = {}
         self.crash_logs: dict[Key, dict[tuple[str, str], str]] = {}
+        # (threads, memory bytes, workers) as the scheduler last reported them
+        self.scheduler_totals: dict[Key, tuple[float, int, int]] = {}
         self.models: dict[Key, dict] = {}
 
     # -- feeding -----------------------------------------------------------------------------
@@ -103,7 +105,14 @@ class ClusterStore:
             self.children(cluster, POD),
             base_url=self.base_url,
             crash_logs=self.crash_logs.get(cluster, {}),
+            scheduler_totals=self._totals(cluster, obj),
         )
+
+    def _totals(self, cluster: Key, obj: dict) -> tuple[float, int] | None:
+        totals = self.scheduler_totals.get(cluster)
+        if totals is None or (obj.get("status") or {}).get("phase") != "Running":
+            return None
+        return totals[0], totals[1]
 
     def refresh(self, clusters: Iterable[Key]) -> list[tuple[Key, dict | None]]:
         """Recompute the models of these clusters; return those whose JSON changed (None: gone)."""
@@ -116,6 +125,7 @@ class ClusterStore:
             if new is None:
                 self.models.pop(key, None)
                 self.crash_logs.pop(key, None)
+                self.scheduler_totals.pop(key, None)
             else:
                 self.models[key] = new
             changes.append((key, new))

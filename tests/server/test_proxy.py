@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -118,3 +119,23 @@ async def test_unauthenticated_proxy_requests_are_refused(http_server_client, ht
     with pytest.raises(HTTPClientError) as info:
         await websocket_connect(url)
     assert info.value.code == 403
+
+
+async def test_cores_and_memory_come_from_the_scheduler(api, fake, scheduler):
+    from distributed import Worker
+
+    await api("POST", "clusters", body={"name": "c2", "n_workers": 1})
+    fake.dashboard = ("127.0.0.1", scheduler.http_server.port)
+    async with Worker(scheduler.address, nthreads=3, memory_limit="1.5 GiB", dashboard=False):
+        cluster = fake.get("DaskCluster", "team-a", "c2")
+        cluster["status"] = {"phase": "Running"}
+        fake.put("DaskCluster", cluster, "MODIFIED")
+        fake.add_worker_pod("team-a", "c2", "default", 0)  # its pod says 2 CPUs and 4 GiB ...
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            status, body = await api("GET", "clusters", "team-a", "c2")
+            if body["cores"] == 3 or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert body["cores"] == 3  # ... the scheduler knows better: 3 threads and 1.5 GiB
+        assert body["memory"] == int(1.5 * 2**30)

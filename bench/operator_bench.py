@@ -136,7 +136,10 @@ async def with_operator(clusters: int, workers: int) -> tuple[float, dict]:
             await asyncio.sleep(0.2)
         after = await operator_stats()
         pod_count = len([p async for p in kr8s.asyncio.get("pods", namespace=namespace)])
+        by_kind = {k: round((v - before.get("api_requests_by_kind", {}).get(k, 0)) / clusters, 1)
+                   for k, v in after.get("api_requests_by_kind", {}).items()}
         cost = {
+            "by_kind": {k: v for k, v in by_kind.items() if v},
             "cpu_seconds_per_cluster": (after["cpu_seconds"] - before["cpu_seconds"]) / clusters,
             "api_requests_per_cluster": (after["api_requests"] - before["api_requests"]) / clusters,
             "pods": pod_count,
@@ -166,6 +169,7 @@ async def main() -> None:
         "ratio_operator_to_bare": round(elapsed / baseline, 2),
         "operator_cpu_s_per_cluster": round(cost["cpu_seconds_per_cluster"], 3),
         "operator_api_requests_per_cluster": round(cost["api_requests_per_cluster"], 1),
+        "operator_api_requests_per_cluster_by_kind": cost["by_kind"],
     }, indent=2))
 
 

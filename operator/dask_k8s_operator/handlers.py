@@ -14,6 +14,7 @@ import datetime
 import logging
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -34,7 +35,7 @@ from dask_k8s_lab.resources import (
     DaskWorkerGroup,
 )
 
-from . import events, kube, reconcile
+from . import events, kube, reconcile, store
 from .plugins import load_plugins
 from .workqueue import Key, WorkQueue
 
@@ -125,18 +126,31 @@ def liveness(**_: Any) -> str:
 
 
 @kopf.on.probe(id="stats")
-def stats(**_: Any) -> dict[str, float]:
+def stats(**_: Any) -> dict[str, Any]:
     """Served on /healthz with the liveness payload; bench/operator_bench.py reads it."""
     return {
         "api_requests": kube.REQUESTS["count"],
         "cpu_seconds": round(time.process_time(), 3),
         "tracked_objects": len(QUEUE.tracked()),
+        "api_requests_by_kind": dict(sorted(kube.BY_KIND.items())),
     }
 
 
-def _on_resource_event(plural: str, type_: str | None, namespace: str, name: str, uid: str | None
-                       ) -> None:
-    if type_ == "DELETED":
+def _remember(plural: str, event: Mapping[str, Any]) -> bool:
+    """Keep the store in step with the watch; returns False for a deletion."""
+    body = event.get("object") or {}
+    meta = body.get("metadata") or {}
+    if event.get("type") == "DELETED":
+        store.drop(plural, meta.get("namespace", ""), meta.get("name", ""))
+        return False
+    if meta.get("name"):
+        store.put(plural, body)
+    return True
+
+
+def _on_resource_event(plural: str, event: Mapping[str, Any], namespace: str, name: str,
+                       uid: str | None) -> None:
+    if not _remember(plural, event):
         QUEUE.forget(plural, namespace, name)
         events.forget(uid)
         return
@@ -144,49 +158,51 @@ def _on_resource_event(plural: str, type_: str | None, namespace: str, name: str
 
 
 @kopf.on.event(GROUP, VERSION, "daskclusters")
-async def daskcluster_event(type: str | None, namespace: str, name: str, meta: Any, **_: Any
+async def daskcluster_event(event: Mapping[str, Any], namespace: str, name: str, meta: Any, **_: Any
                             ) -> None:
-    _on_resource_event("daskclusters", type, namespace, name, meta.get("uid"))
+    _on_resource_event("daskclusters", event, namespace, name, meta.get("uid"))
 
 
 @kopf.on.event(GROUP, VERSION, "daskworkergroups")
-async def daskworkergroup_event(type: str | None, namespace: str, name: str, meta: Any,
+async def daskworkergroup_event(event: Mapping[str, Any], namespace: str, name: str, meta: Any,
                                 spec: Any, **_: Any) -> None:
-    _on_resource_event("daskworkergroups", type, namespace, name, meta.get("uid"))
+    _on_resource_event("daskworkergroups", event, namespace, name, meta.get("uid"))
     cluster = spec.get("cluster")
     if cluster:  # the cluster's status mirrors its default group's replicas
         QUEUE.trigger("daskclusters", namespace, cluster)
 
 
 @kopf.on.event(GROUP, VERSION, "daskjobs")
-async def daskjob_event(type: str | None, namespace: str, name: str, meta: Any, **_: Any) -> None:
-    _on_resource_event("daskjobs", type, namespace, name, meta.get("uid"))
+async def daskjob_event(event: Mapping[str, Any], namespace: str, name: str, meta: Any, **_: Any) -> None:
+    _on_resource_event("daskjobs", event, namespace, name, meta.get("uid"))
 
 
 @kopf.on.event(GROUP, VERSION, "daskautoscalers")
-async def daskautoscaler_event(type: str | None, namespace: str, name: str, meta: Any, **_: Any
+async def daskautoscaler_event(event: Mapping[str, Any], namespace: str, name: str, meta: Any, **_: Any
                                ) -> None:
-    _on_resource_event("daskautoscalers", type, namespace, name, meta.get("uid"))
+    _on_resource_event("daskautoscalers", event, namespace, name, meta.get("uid"))
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_COMPONENT: kopf.PRESENT, LABEL_CLUSTER: kopf.PRESENT})
-async def pod_event(namespace: str, labels: Any, **_: Any) -> None:
+async def pod_event(event: Mapping[str, Any], namespace: str, labels: Any, **_: Any) -> None:
     """A pod of ours changed: reconcile whatever owns it."""
+    _remember("pods", event)
     component = labels.get(LABEL_COMPONENT)
     cluster = labels.get(LABEL_CLUSTER)
     if component == COMPONENT_WORKER and labels.get(LABEL_WORKER_GROUP):
         QUEUE.trigger("daskworkergroups", namespace, labels[LABEL_WORKER_GROUP])
     elif component == COMPONENT_SCHEDULER:
         QUEUE.trigger("daskclusters", namespace, cluster)
-        for kind, ns, name in QUEUE.tracked():  # worker groups learn their scheduler is back
-            if kind == "daskworkergroups" and ns == namespace:
-                QUEUE.trigger(kind, ns, name)
+        for group in store.items("daskworkergroups", namespace):  # their scheduler changed
+            if group.get("spec", {}).get("cluster") == cluster:
+                QUEUE.trigger("daskworkergroups", namespace, group["metadata"]["name"])
     elif component == COMPONENT_JOB_RUNNER:
         QUEUE.trigger("daskjobs", namespace, cluster)
 
 
 @kopf.on.event("", "v1", "services", labels={LABEL_COMPONENT: COMPONENT_SCHEDULER})
-async def service_event(namespace: str, labels: Any, **_: Any) -> None:
+async def service_event(event: Mapping[str, Any], namespace: str, labels: Any, **_: Any) -> None:
+    _remember("services", event)
     QUEUE.trigger("daskclusters", namespace, labels.get(LABEL_CLUSTER))
 
 

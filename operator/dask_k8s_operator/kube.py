@@ -11,11 +11,14 @@ import kr8s.asyncio
 from kr8s import NotFoundError, ServerError
 from kr8s.asyncio.objects import APIObject, Pod
 
+from . import store
+
 T = TypeVar("T", bound=APIObject)
 
 
 _apis: dict[int, kr8s.asyncio.Api] = {}
 REQUESTS = {"count": 0}  # API requests made through kr8s (reported by the liveness endpoint)
+BY_KIND: dict[str, int] = {}  # the same, by "METHOD resource"
 
 
 def _counting(client: kr8s.asyncio.Api) -> kr8s.asyncio.Api:
@@ -24,6 +27,10 @@ def _counting(client: kr8s.asyncio.Api) -> kr8s.asyncio.Api:
     @contextlib.asynccontextmanager
     async def counted(*args: Any, **kwargs: Any):
         REQUESTS["count"] += 1
+        method = kwargs.get("method") or (args[0] if args else "GET")
+        what = (kwargs.get("url") or "").split("/")[0] or kwargs.get("version", "")
+        key = f"{method} {what}"
+        BY_KIND[key] = BY_KIND.get(key, 0) + 1
         async with call_api(*args, **kwargs) as response:
             yield response
 
@@ -55,9 +62,16 @@ def api_error_message(exc: BaseException) -> str:
     return str(exc)
 
 
-async def fetch(cls: type[T], name: str, namespace: str) -> T | None:
-    """GET one object, or None if it does not exist (a single request, no polling)."""
+async def fetch(cls: type[T], name: str, namespace: str, cached: bool = True) -> T | None:
+    """One object, or None if it does not exist.
+
+    From the watch-fed store when it has the object (``cached``), else a single GET.
+    """
     client = await api()
+    if cached:
+        body = store.get(cls.endpoint, namespace, name)
+        if body is not None:
+            return cls(body, api=client)
     try:
         async with client.call_api(
             "GET", version=cls.version, url=f"{cls.endpoint}/{name}", namespace=namespace
@@ -117,6 +131,7 @@ async def list_pods(namespace: str, selector: Mapping[str, str]) -> list[dict[st
 
 async def patch_status(obj: APIObject, status: Mapping[str, Any]) -> None:
     await obj.patch({"status": dict(status)}, subresource="status")
+    store.update_status(obj.endpoint, obj.namespace, obj.name, status)
 
 
 def status_changed(current: Mapping[str, Any] | None, update: Mapping[str, Any]) -> bool:

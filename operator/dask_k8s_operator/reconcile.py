@@ -230,10 +230,14 @@ async def _sync_default_group(cluster: DaskCluster) -> DaskWorkerGroup | None:
             ops.append({"op": "add", "path": "/metadata/annotations",
                         "value": {builders.SYNCED_REPLICAS_ANNOTATION: str(replicas)}})
     if ops:
-        await group.patch(ops, type="json")
+        # only if the group is still what we decided on (the store may be a moment behind)
+        rv = group.raw["metadata"]["resourceVersion"]
+        await group.patch([{"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+                           *ops], type="json")
     if int(cluster_worker.get("replicas", 1)) != replicas:
         # the group was scaled directly (kubectl scale daskworkergroup, an autoscaler)
-        await cluster.patch({"spec": {"worker": {"replicas": replicas}}})
+        await cluster.patch({"metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
+                             "spec": {"worker": {"replicas": replicas}}})
     return group
 
 
@@ -305,6 +309,13 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
     desired = int(body["spec"]["worker"].get("replicas", 1))
     plan = planning.plan_worker_group(
         desired, pods, builders.worker_pod_hash(body), connected, batch_size=batch_size())
+    if plan.retire or plan.delete:
+        # before removing anything, make sure the count is not a stale read from the store
+        fresh = await kube.fetch(DaskWorkerGroup, name, namespace, cached=False)
+        if fresh is None or fresh.raw["metadata"].get("deletionTimestamp"):
+            return GONE
+        if fresh.raw["spec"] != body["spec"]:
+            return FAST
 
     by_name = {pod["metadata"]["name"]: pod for pod in raw_pods}
     await _delete_pods(namespace, plan.delete)

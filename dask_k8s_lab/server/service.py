@@ -417,7 +417,10 @@ class ClusterService:
     async def add_worker_group(self, namespace: str, name: str, request: WorkerGroupRequest) -> dict:
         await self.ready()
         cluster = self._cluster_object(namespace, name)
-        self._check_image(request.image, {self.config.default_image}, "image")
+        own_images = {
+            group["image"] for group in (self.store.models.get((namespace, name)) or {}).get("worker_groups", [])
+        }
+        self._check_image(request.image, {self.config.default_image, *own_images}, "image")
         group_name = full_group_name(name, request.name)
         if request.name == "default" or self.store.get(WORKER_GROUP, namespace, group_name) is not None:
             raise conflict(f"Cluster {namespace}/{name} already has a worker group {request.name!r}.", "name")
@@ -499,9 +502,17 @@ class ClusterService:
         await self.ready()
         self._cluster_object(namespace, name)
         pod = self.store.get(POD, namespace, scheduler_name(name))
-        target = await self._call(
-            f"reach the dashboard of {namespace}/{name}", self.backend.dashboard_target(namespace, name, pod)
-        )
+        try:
+            target = await self._call(
+                f"reach the dashboard of {namespace}/{name}", self.backend.dashboard_target(namespace, name, pod)
+            )
+        except ApiError as e:
+            if e.status != 404:
+                raise
+            phase = (self.store.models.get((namespace, name)) or {}).get("phase", "Pending")
+            raise ApiError(
+                503, f"The scheduler of {namespace}/{name} is not up yet (phase {phase}): {e.message}"
+            ) from None
         self._dashboard_hosts[(namespace, name)] = target
         return target
 

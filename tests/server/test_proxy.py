@@ -139,3 +139,11 @@ async def test_cores_and_memory_come_from_the_scheduler(api, fake, scheduler):
             await asyncio.sleep(0.1)
         assert body["cores"] == 3  # ... the scheduler knows better: 3 threads and 1.5 GiB
         assert body["memory"] == int(1.5 * 2**30)
+
+
+async def test_scheduler_not_up_yet_is_503(api, jp_fetch, fake):
+    await api("POST", "clusters", body={"name": "young"})
+    fake.dashboard = None  # no scheduler Service yet
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("dask-k8s", "dashboard", "team-a", "young", "status")
+    assert info.value.code == 503

@@ -377,3 +377,12 @@ async def test_unauthenticated_requests_are_refused(http_server_client, jp_base_
             await http_server_client.fetch(jp_base_url + path, method=method, body=body, follow_redirects=False)
         assert info.value.code == 403, (method, path)
     assert not jp_serverapp.web_app.settings["dask_k8s_lab_service"].backend.calls
+
+
+async def test_image_policy_allows_a_clusters_own_image_for_new_groups(api, service, fake):
+    await api("POST", "clusters", body={"name": "c1", "image": "team/dask:7"})
+    service.config.allow_image_choice = False
+    status, _ = await api("POST", "clusters", "team-a", "c1", "worker-groups", body={"name": "more", "n_workers": 1, "image": "team/dask:7"})
+    assert status == 201
+    status, body = await api("POST", "clusters", "team-a", "c1", "worker-groups", body={"name": "other", "n_workers": 1, "image": "x/y:1"})
+    assert status == 403 and body["field"] == "image"

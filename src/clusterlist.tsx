@@ -5,6 +5,7 @@
  */
 import { CommandRegistry } from '@lumino/commands';
 import {
+  addIcon,
   codeIcon,
   closeIcon,
   deleteIcon,
@@ -174,6 +175,7 @@ function ClusterItem({ cluster, selected, commands, onSelect }: IItemProps): JSX
       <div className="dk8s-ClusterItem-actions">
         <Action icon={codeIcon} label="Insert client code into the notebook" testid="inject" onClick={run(CommandIDs.injectClientCode)} />
         <Action icon={scaleIcon} label="Scale or adapt" testid="scale" onClick={run(CommandIDs.scaleCluster)} />
+        <Action icon={addIcon} label="Add a worker group" testid="add-group" onClick={run(CommandIDs.addWorkerGroup)} />
         <Action icon={chartIcon} label="Open the dashboard" testid="dashboard" disabled={!cluster.dashboard_url} onClick={run(CommandIDs.openClusterDashboard)} />
         <Action icon={listIcon} label="Logs and events" testid="logs" onClick={run(CommandIDs.showLogs)} />
         <Action icon={deleteIcon} label="Delete the cluster" testid="delete" onClick={run(CommandIDs.deleteCluster)} />

@@ -117,3 +117,62 @@ def test_dark_theme(lab, shot, namespace):
         delete_cluster_now(name)
         if lab.locator("body").get_attribute("data-jp-theme-light") == "false":
             _switch_theme(lab, "JupyterLab Light", light=True)
+
+
+def test_worker_groups_adapt_keyboard_and_url_box(lab, shot, namespace):
+    import yaml
+
+    from dask_k8s_lab.specs import make_cluster_spec
+
+    name = "ui-groups"
+    manifest = make_cluster_spec(name, n_workers=0)
+    manifest["metadata"]["namespace"] = namespace
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    try:
+        item = card(lab, name)
+        expect(item).to_be_visible(timeout=20000)
+
+        # Keyboard: the card takes focus and Enter selects it.
+        item.focus()
+        lab.keyboard.press("Enter")
+        expect(item).to_have_attribute("aria-selected", "true")
+
+        # Add a worker group from the card, see it listed, then remove it.
+        item.get_by_test_id("add-group").click()
+        dialog = lab.locator(".jp-Dialog")
+        dialog.locator('input[name="name"]').fill("extra")
+        dialog.locator('input[name="workers"]').fill("1")
+        shot("add-group-dialog")
+        dialog.get_by_role("button", name="Add").click()
+        expect(dialog).to_have_count(0)
+        group = item.get_by_test_id("group-extra")
+        expect(group).to_be_visible(timeout=30000)
+        assert kubectl("get", "daskworkergroup", f"{name}-extra", "-n", namespace, check=False).returncode == 0
+        shot("group-added")
+        item.get_by_test_id("remove-group-extra").click()
+        confirm = lab.locator(".jp-Dialog")
+        expect(confirm.get_by_text("Remove worker group extra?")).to_be_visible()
+        confirm.get_by_role("button", name="Remove").click()
+        expect(group).to_have_count(0, timeout=60000)
+        shot("group-removed")
+
+        # Adaptive scaling between 0 and 2, shown on the card.
+        item.get_by_test_id("scale").click()
+        dialog = lab.locator(".jp-Dialog")
+        dialog.locator("#dk8s-scale-adaptive").check()
+        dialog.locator('input[name="minimum"]').fill("0")
+        dialog.locator('input[name="maximum"]').fill("2")
+        shot("adapt-dialog")
+        dialog.get_by_role("button", name="Scale").click()
+        expect(dialog).to_have_count(0)
+        expect(item.get_by_test_id("adapt")).to_have_text("adaptive 0–2", timeout=30000)
+        shot("adaptive")
+
+        # Any dashboard URL opens in a pane from the box.
+        box = lab.get_by_test_id("dashboard-url")
+        box.fill(f"/dask-k8s/dashboard/{namespace}/{name}/status")
+        box.press("Enter")
+        expect(lab.locator(".dk8s-Dashboard")).to_have_count(1)
+        shot("url-box-pane")
+    finally:
+        delete_cluster_now(name)

@@ -32,6 +32,20 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 READY_TIMEOUT_MS = int(os.environ.get("DK8S_UI_READY_TIMEOUT_MS", "240000"))
 
 
+USER_SETTINGS = {
+    "defaults": {"n_workers": 2, "env": {"FROM_DEFAULTS": "yes"}},
+    "templates": [
+        {
+            "name": "tiny",
+            "description": "One small worker",
+            "n_workers": 1,
+            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}},
+        }
+    ],
+    "refreshInterval": 3,
+}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,6 +85,10 @@ def lab_server(namespace: str, tmp_path_factory: pytest.TempPathFactory):
             {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
         )
     )
+    # User settings of our plugin, as a user would write them in the Settings Editor.
+    plugin_settings = home / "user-settings" / "dask-k8s-lab"
+    plugin_settings.mkdir(parents=True)
+    (plugin_settings / "plugin.jupyterlab-settings").write_text(json.dumps(USER_SETTINGS))
     config = home / "jupyter_server_test_config.json"
     config.write_text(
         json.dumps(

@@ -176,3 +176,18 @@ def test_worker_groups_adapt_keyboard_and_url_box(lab, shot, namespace):
         shot("url-box-pane")
     finally:
         delete_cluster_now(name)
+
+
+def test_settings_defaults_and_templates_fill_the_form(lab, shot):
+    # conftest.USER_SETTINGS: defaults (2 workers, an env var) and a template "tiny".
+    lab.get_by_test_id("new-cluster").click()
+    dialog = lab.locator(".jp-Dialog")
+    expect(dialog.locator('input[name="workers"]')).to_have_value("2")
+    expect(dialog.locator('textarea[name="env"]')).to_have_value("FROM_DEFAULTS=yes")
+    dialog.locator('select[name="template"]').select_option(label="tiny (my settings)")
+    expect(dialog.get_by_text("One small worker")).to_be_visible()
+    expect(dialog.locator('input[name="workers"]')).to_have_value("1")
+    expect(dialog.locator('input[name="cpuRequest"]')).to_have_value("250m")
+    expect(dialog.locator('input[name="memoryRequest"]')).to_have_value("256Mi")
+    shot("template-applied")
+    dialog.get_by_role("button", name="Cancel").click()

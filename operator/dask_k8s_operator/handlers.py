@@ -133,6 +133,7 @@ def stats(**_: Any) -> dict[str, Any]:
         "cpu_seconds": round(time.process_time(), 3),
         "tracked_objects": len(QUEUE.tracked()),
         "api_requests_by_kind": dict(sorted(kube.BY_KIND.items())),
+        "api_requests_by_namespace": kube.BY_NAMESPACE,
     }
 
 

@@ -19,9 +19,13 @@ T = TypeVar("T", bound=APIObject)
 _apis: dict[int, kr8s.asyncio.Api] = {}
 REQUESTS = {"count": 0}  # API requests made through kr8s (reported by the liveness endpoint)
 BY_KIND: dict[str, int] = {}  # the same, by "METHOD resource"
+BY_NAMESPACE: dict[str, dict[str, int]] = {}  # by namespace, then "METHOD resource"
 
 
 def _counting(client: kr8s.asyncio.Api) -> kr8s.asyncio.Api:
+    if getattr(client, "_dask_operator_counted", False):  # kr8s hands out shared clients
+        return client
+    client._dask_operator_counted = True  # type: ignore[attr-defined]
     call_api = client.call_api
 
     @contextlib.asynccontextmanager
@@ -31,6 +35,9 @@ def _counting(client: kr8s.asyncio.Api) -> kr8s.asyncio.Api:
         what = (kwargs.get("url") or "").split("/")[0] or kwargs.get("version", "")
         key = f"{method} {what}"
         BY_KIND[key] = BY_KIND.get(key, 0) + 1
+        namespace = kwargs.get("namespace") or ""
+        per_namespace = BY_NAMESPACE.setdefault(namespace, {})
+        per_namespace[key] = per_namespace.get(key, 0) + 1
         async with call_api(*args, **kwargs) as response:
             yield response
 
@@ -56,10 +63,19 @@ def api_error_message(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     if response is not None:
         try:
-            return response.json().get("message") or str(exc)
+            message = response.json().get("message")
+            if message:
+                return message
         except Exception:
             pass
-    return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def is_rejection(exc: BaseException) -> bool:
+    """The API server refused the object itself (4xx other than conflict/throttling): retrying
+    the same request will not help. Timeouts, connection errors and 5xx are transient."""
+    code = status_code(exc)
+    return code is not None and 400 <= code < 500 and code not in (408, 409, 429)
 
 
 async def fetch(cls: type[T], name: str, namespace: str, cached: bool = True) -> T | None:

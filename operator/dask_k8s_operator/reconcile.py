@@ -180,7 +180,13 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
 
 
 async def _creation_failed(obj: Any, what: str, exc: Exception) -> None:
+    """Report a failed creation: an Error phase if the API server rejected the object, a retry
+    (with a warning, but no phase change) if the failure was transient."""
     message = f"could not create the {what}: {kube.api_error_message(exc)}"
+    if not kube.is_rejection(exc):
+        logger.warning("%s %s/%s: %s; will retry", obj.kind, obj.namespace, obj.name, message)
+        await events.post(obj.raw, "CreateRetrying", message, warning=True)
+        return
     update = {"message": message}
     if obj.kind == "DaskCluster":
         update.update(phase="Error", reason="CreateFailed")

@@ -211,3 +211,27 @@ async def test_relist_reconciles_objects_the_watch_did_not_report(monkeypatch):
     assert ("daskclusters", "ns1", "missed") in triggered
     assert ("daskclusters", "ns1", "known") not in triggered
     assert {ns for _, ns in asked} == {"ns1"}  # single-namespace mode lists only its namespace
+
+
+def test_api_errors_are_told_apart():
+    from dask_k8s_operator import kube
+
+    class Response:
+        def __init__(self, code, body):
+            self.status_code, self.body = code, body
+
+        def json(self):
+            return self.body
+
+    class ApiError(Exception):
+        def __init__(self, code, body):
+            super().__init__("server error")
+            self.response = Response(code, body)
+
+    invalid = ApiError(422, {"message": 'Pod "x" is invalid: spec.containers[0].image: Required'})
+    assert kube.api_error_message(invalid).endswith("spec.containers[0].image: Required")
+    assert kube.is_rejection(invalid)
+    assert not kube.is_rejection(ApiError(409, {}))
+    assert not kube.is_rejection(ApiError(503, {}))
+    assert not kube.is_rejection(TimeoutError())
+    assert kube.api_error_message(TimeoutError()) == "TimeoutError"

@@ -66,6 +66,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_ADAPT_MAXIMUM = 1000
 _POLL_STARTING = 0.2
 _POLL_RUNNING = 5.0
+#: How long an Error phase must last before KubeCluster gives up (the operator retries).
+_ERROR_GRACE = 15.0
 
 
 class SchedulerStartupError(RuntimeError):
@@ -303,10 +305,11 @@ class KubeCluster(Cluster):
         return tails
 
     async def _wait_for_running(self) -> None:
-        """Wait until the operator reports Running; fail fast with the reason when stuck."""
+        """Wait until the operator reports Running; fail with the reason when it cannot get there."""
         timeout = self._options.resource_timeout
         start = time.monotonic()
         picked_up_at: float | None = None
+        error_since: float | None = None
         with_events = False
         while True:
             cluster, pods = await self._refresh_components(with_events)
@@ -321,9 +324,12 @@ class KubeCluster(Cluster):
             if phase == "Running":
                 return
             await self._check_scheduler_failed(pods)
-            if phase == "Error":
+            # The operator retries after an Error (e.g. a failed API call), so only an Error that
+            # lasts is final.
+            error_since = (error_since or now) if phase == "Error" else None
+            if error_since is not None and now - error_since > min(_ERROR_GRACE, timeout):
                 raise RuntimeError(
-                    f"The operator marked DaskCluster {self.name!r} as Error: {stuck_reasons(self._components)}"
+                    f"The operator reports DaskCluster {self.name!r} as Error: {stuck_reasons(self._components)}"
                 )
             if phase is None:
                 if now - start > timeout:

@@ -245,3 +245,15 @@ def test_crashing_workers_are_reported_with_their_logs(operated_namespace):
             assert time.monotonic() < deadline, f"worker crash not reported: {cluster.components}"
             time.sleep(1)
         assert "wurker" in workers[0].reason
+
+
+def test_lasting_operator_error_is_raised_with_its_reason(operated_namespace):
+    ns = operated_namespace
+    spec = make_cluster_spec(name=unique("badpod"), n_workers=0)
+    # Accepted by the CRD schema, rejected by Pod validation: the operator cannot create it.
+    spec["spec"]["scheduler"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "missing", "mountPath": "/x"}]
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="(?s)reports DaskCluster .* as Error.*scheduler pod.*missing"):
+        KubeCluster(custom_cluster_spec=spec, namespace=ns, quiet=True)
+    assert time.monotonic() - start < 45
+    assert not cluster_exists(spec["metadata"]["name"], ns)

@@ -167,12 +167,8 @@ def test_drag_cluster_into_notebook(lab, shot):
     try:
         item = card(lab, name)
         expect(item).to_be_visible(timeout=20000)
-        lab.locator("#jp-MainMenu").get_by_text("File", exact=True).click()
-        lab.locator(".lm-Menu").get_by_text("New", exact=True).hover()
-        lab.locator(".lm-Menu").get_by_text("Notebook", exact=True).click()
-        select = lab.locator(".jp-Dialog").get_by_role("button", name="Select")
-        if select.count():
-            select.click()
+        # A new notebook from the Launcher's Python card (no kernel dialog).
+        lab.locator(".jp-Launcher-section", has_text="Notebook").locator(".jp-LauncherCard").first.click()
         cells = _code_cells(lab)
         expect(cells).to_have_count(1, timeout=30000)
         src = item.locator(".dk8s-ClusterItem-stats").bounding_box()

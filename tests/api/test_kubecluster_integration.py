@@ -94,6 +94,10 @@ def test_adapt_grows_under_load_and_shrinks_when_idle(operated_namespace):
     ns = operated_namespace
     with KubeCluster(name=unique("adapt"), namespace=ns, n_workers=0, quiet=True) as cluster:
         cluster.adapt(minimum=0, maximum=2, scale_down_delay=5)
+        (autoscaler,) = kr8s.get("daskautoscalers.kubernetes.dask.org", namespace=ns)
+        assert autoscaler.name == cluster.name
+        assert autoscaler.spec["workerGroup"] == f"{cluster.name}-default"
+        assert (autoscaler.spec["minimum"], autoscaler.spec["maximum"]) == (0, 2)
         with Client(cluster) as client:
             futures = client.map(lambda i: __import__("time").sleep(2) or i, range(20))
             assert sum(client.gather(futures)) == sum(range(20))
@@ -103,6 +107,7 @@ def test_adapt_grows_under_load_and_shrinks_when_idle(operated_namespace):
                 assert time.monotonic() < deadline, "the autoscaler did not shrink the idle cluster"
                 time.sleep(1)
         cluster.scale(1)  # turns adaptivity off
+        assert not list(kr8s.get("daskautoscalers.kubernetes.dask.org", namespace=ns))
         cluster.wait_for_workers(1, timeout=120)
 
 

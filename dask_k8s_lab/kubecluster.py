@@ -45,7 +45,9 @@ from .resources import (
     DaskWorkerGroup,
 )
 from .specs import (
+    autoscaler_name,
     derive_worker_spec,
+    make_autoscaler,
     make_cluster_spec,
     make_worker_group,
     scheduler_service_name,
@@ -517,9 +519,6 @@ class KubeCluster(Cluster):
             raise TypeError(f"adapt() got unexpected arguments {sorted(kwargs)}; pass minimum and maximum")
         return self.sync(self._adapt, minimum, maximum, worker_group, scale_down_delay)
 
-    def _autoscaler_name(self, worker_group: str) -> str:
-        return self.name if worker_group == "default" else worker_group_name(self.name, worker_group)
-
     async def _adapt(
         self, minimum: int | None, maximum: int | None, worker_group: str = "default", scale_down_delay: float | None = None
     ) -> None:
@@ -529,20 +528,9 @@ class KubeCluster(Cluster):
             maximum = config.get("count.max") or max(DEFAULT_ADAPT_MAXIMUM, minimum)
         minimum, maximum = validate_adapt_bounds(minimum, maximum)
         validate_worker_group_name(worker_group, self.name)
-        body = {
-            "apiVersion": DaskAutoscaler.version,
-            "kind": "DaskAutoscaler",
-            "metadata": {"name": self._autoscaler_name(worker_group), "labels": {LABEL_CLUSTER: self.name}},
-            "spec": {
-                "cluster": self.name,
-                "workerGroup": worker_group_name(self.name, worker_group),
-                "minimum": minimum,
-                "maximum": maximum,
-            },
-        }
         if scale_down_delay is not None:
-            delay = validate_timeout(scale_down_delay, "scale_down_delay", allow_zero=True)
-            body["spec"]["scaleDownDelaySeconds"] = int(delay)
+            validate_timeout(scale_down_delay, "scale_down_delay", allow_zero=True)
+        body = make_autoscaler(self.name, minimum, maximum, worker_group, scale_down_delay)
         autoscaler = await fetch(DaskAutoscaler, body["metadata"]["name"], self.namespace, self._api)
         if autoscaler is None:
             await DaskAutoscaler(body, namespace=self.namespace, api=self._api).create()
@@ -551,7 +539,7 @@ class KubeCluster(Cluster):
 
     async def _delete_autoscaler(self, worker_group: str) -> None:
         autoscaler = DaskAutoscaler(
-            {"metadata": {"name": self._autoscaler_name(worker_group)}}, namespace=self.namespace, api=self._api
+            {"metadata": {"name": autoscaler_name(self.name, worker_group)}}, namespace=self.namespace, api=self._api
         )
         with contextlib.suppress(kr8s.NotFoundError):
             await autoscaler.delete()

@@ -216,3 +216,32 @@ def derive_worker_spec(
         )["spec"]["containers"][0]["args"]
         container.pop("command", None)
     return worker
+
+
+def autoscaler_name(cluster_name: str, group: str = "default") -> str:
+    """The DaskAutoscaler of a group: named like the cluster for the default group."""
+    return cluster_name if group == "default" else worker_group_name(cluster_name, group)
+
+
+def make_autoscaler(
+    cluster_name: str,
+    minimum: int,
+    maximum: int,
+    group: str = "default",
+    scale_down_delay: float | None = None,
+) -> dict[str, Any]:
+    """A DaskAutoscaler manifest scaling ``<cluster>-<group>`` between minimum and maximum."""
+    spec: dict[str, Any] = {
+        "cluster": cluster_name,
+        "workerGroup": worker_group_name(cluster_name, group),
+        "minimum": minimum,
+        "maximum": maximum,
+    }
+    if scale_down_delay is not None:
+        spec["scaleDownDelaySeconds"] = int(scale_down_delay)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "DaskAutoscaler",
+        "metadata": {"name": autoscaler_name(cluster_name, group), "labels": {CLUSTER_LABEL: cluster_name}},
+        "spec": spec,
+    }

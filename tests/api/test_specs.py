@@ -144,3 +144,16 @@ def test_derive_worker_spec_keeps_customisations():
 def test_make_cluster_spec_validates(kwargs, argument):
     with pytest.raises(ValidationError, match=argument):
         make_cluster_spec(**kwargs)
+
+
+def test_autoscaler_manifests_match_the_crd_schema():
+    from dask_k8s_lab.specs import make_autoscaler
+
+    default = make_autoscaler("foo", 0, 5)
+    assert default["metadata"]["name"] == "foo"
+    assert default["spec"] == {"cluster": "foo", "workerGroup": "foo-default", "minimum": 0, "maximum": 5}
+    gpu = make_autoscaler("foo", 1, 3, group="gpu", scale_down_delay=30)
+    assert gpu["metadata"]["name"] == "foo-gpu"
+    assert gpu["spec"]["workerGroup"] == "foo-gpu" and gpu["spec"]["scaleDownDelaySeconds"] == 30
+    for manifest in (default, gpu):
+        jsonschema.validate(manifest, crd_schema("daskautoscalers"))

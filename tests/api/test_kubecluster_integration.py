@@ -123,11 +123,33 @@ def submit_until_it_works(client, fn, timeout=60):
             time.sleep(0.2)
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_port_forward_is_re_established(operated_namespace):
+    import urllib.request
+
     ns = operated_namespace
-    with KubeCluster(name=unique("pf"), namespace=ns, n_workers=1, port_forward_cluster_ip=True, quiet=True) as cluster:
+    dashboard_port = free_port()
+    with KubeCluster(
+        name=unique("pf"),
+        namespace=ns,
+        n_workers=1,
+        port_forward_cluster_ip=True,
+        scheduler_forward_port=dashboard_port,
+        quiet=True,
+    ) as cluster:
         assert cluster.comm_endpoint.mode == "port-forward"
         assert cluster.dashboard_endpoint.mode == "port-forward"
+        assert cluster.forwarded_dashboard_port == str(dashboard_port)
+        assert cluster.dashboard_link == f"http://127.0.0.1:{dashboard_port}/status"
+        with urllib.request.urlopen(cluster.dashboard_link, timeout=20) as response:
+            assert response.status == 200
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         with Client(cluster) as client:
             assert client.submit(lambda: 1).result() == 1
@@ -205,10 +227,14 @@ async def _discover_in(namespace):
     return [name async for name, _ in discover(namespace)]
 
 
-def test_several_clusters_in_one_process(operated_namespace):
+def test_several_clusters_in_one_process(operated_namespace, tmp_path):
+    import yaml
+
     ns = operated_namespace
     first = KubeCluster(name=unique("one"), namespace=ns, n_workers=1, quiet=True)
-    second = KubeCluster(name=unique("two"), namespace=ns, n_workers=1, quiet=True)
+    manifest = tmp_path / "cluster.yaml"
+    manifest.write_text(yaml.safe_dump(make_cluster_spec(name=unique("two"), n_workers=1)))
+    second = KubeCluster(custom_cluster_spec=str(manifest), namespace=ns, quiet=True)
     try:
         assert first.scheduler_address != second.scheduler_address
         for cluster, value in ((first, 1), (second, 2)):

@@ -30,9 +30,9 @@ from .kube import ensure_crds, fetch, forbidden_hint, list_raw, pod_log_tail, st
 from .networking import Endpoint, connect_scheduler, list_node_addresses, wait_for_scheduler
 from .options import KubeClusterOptions
 from .progress import (
-    FATAL_WAITING_REASONS,
     ComponentState,
     StartupDisplay,
+    fatal_container_reason,
     render_html,
     stuck_reasons,
     summarize,
@@ -297,7 +297,7 @@ class KubeCluster(Cluster):
         """Last log lines of crashing pods, read once per restart."""
         tails: dict[str, str] = {}
         for pod in pods:
-            if _fatal_container_reason(pod) is None:
+            if fatal_container_reason(pod) is None:
                 continue
             restarts = sum(cs.get("restartCount", 0) for cs in (pod.get("status") or {}).get("containerStatuses") or [])
             key = (pod["metadata"]["name"], restarts)
@@ -357,7 +357,7 @@ class KubeCluster(Cluster):
             labels = (pod.get("metadata") or {}).get("labels") or {}
             if labels.get(LABEL_COMPONENT) != "scheduler":
                 continue
-            reason = _fatal_container_reason(pod)
+            reason = fatal_container_reason(pod)
             if reason is None:
                 continue
             name = pod["metadata"]["name"]
@@ -652,26 +652,6 @@ class KubeCluster(Cluster):
         table = render_html(self._components) if self._components else ""
         rows = f"<tr><td colspan='2' style='text-align:left'>{table}</td></tr>" if table else ""
         return super()._repr_html_(cluster_status=(cluster_status or "") + rows)
-
-
-def _fatal_container_reason(pod: dict) -> str | None:
-    """Why the scheduler container cannot start, if it clearly cannot."""
-    status = pod.get("status") or {}
-    for cs in status.get("containerStatuses") or []:
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        last = (cs.get("lastState") or {}).get("terminated") or {}
-        terminated = (cs.get("state") or {}).get("terminated") or {}
-        if waiting.get("reason") in FATAL_WAITING_REASONS:
-            return f"{waiting['reason']}, exit code {last.get('exitCode', '?')}"
-        if terminated and terminated.get("exitCode", 0) != 0 and (
-            cs.get("restartCount", 0) >= 1 or (pod.get("spec") or {}).get("restartPolicy") == "Never"
-        ):
-            return f"exited with code {terminated['exitCode']}"
-        if last and last.get("exitCode", 0) != 0 and cs.get("restartCount", 0) >= 2:
-            return f"restarted {cs['restartCount']} times, last exit code {last['exitCode']}"
-    if status.get("phase") == "Failed":
-        return status.get("reason") or "pod failed"
-    return None
 
 
 @atexit.register

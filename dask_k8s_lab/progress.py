@@ -100,6 +100,26 @@ def pod_state(pod: Mapping[str, Any], events: Iterable[Mapping[str, Any]] = ()) 
     return phase, PROGRESS, latest_warning(events, _name(pod))
 
 
+def fatal_container_reason(pod: Mapping[str, Any]) -> str | None:
+    """Why a pod's container cannot start (crash loop, bad config, failed exit), if it clearly cannot."""
+    status = pod.get("status") or {}
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        terminated = (cs.get("state") or {}).get("terminated") or {}
+        if waiting.get("reason") in FATAL_WAITING_REASONS:
+            return f"{waiting['reason']}, exit code {last.get('exitCode', '?')}"
+        if terminated and terminated.get("exitCode", 0) != 0 and (
+            cs.get("restartCount", 0) >= 1 or (pod.get("spec") or {}).get("restartPolicy") == "Never"
+        ):
+            return f"exited with code {terminated['exitCode']}"
+        if last and last.get("exitCode", 0) != 0 and cs.get("restartCount", 0) >= 2:
+            return f"restarted {cs['restartCount']} times, last exit code {last['exitCode']}"
+    if status.get("phase") == "Failed":
+        return status.get("reason") or "pod failed"
+    return None
+
+
 def _termination_text(terminated: Mapping[str, Any], restarts: int) -> str:
     parts = [f"exit code {terminated.get('exitCode')}"]
     if terminated.get("reason"):

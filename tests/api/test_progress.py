@@ -6,12 +6,12 @@ import io
 
 from rich.console import Console
 
-from dask_k8s_lab.kubecluster import _fatal_container_reason
 from dask_k8s_lab.progress import (
     ERROR,
     OK,
     PROGRESS,
     StartupDisplay,
+    fatal_container_reason,
     pod_state,
     render_html,
     render_table,
@@ -146,16 +146,16 @@ def test_quiet_prints_nothing(capsys):
 
 
 def test_fatal_scheduler_reasons():
-    assert _fatal_container_reason(pod("s", "scheduler", containers=crashloop())).startswith("CrashLoopBackOff")
-    assert _fatal_container_reason(pod("s", "scheduler", ready=False)) is None
+    assert fatal_container_reason(pod("s", "scheduler", containers=crashloop())).startswith("CrashLoopBackOff")
+    assert fatal_container_reason(pod("s", "scheduler", ready=False)) is None
     exited = [{"name": "s", "restartCount": 1, "state": {"terminated": {"exitCode": 1}}}]
-    assert _fatal_container_reason(pod("s", "scheduler", containers=exited)) == "exited with code 1"
+    assert fatal_container_reason(pod("s", "scheduler", containers=exited)) == "exited with code 1"
     restarting = [
         {"name": "s", "restartCount": 2, "state": {"running": {}}, "lastState": {"terminated": {"exitCode": 3}}}
     ]
-    assert "last exit code 3" in _fatal_container_reason(pod("s", "scheduler", containers=restarting))
+    assert "last exit code 3" in fatal_container_reason(pod("s", "scheduler", containers=restarting))
     pulling = [{"name": "s", "state": {"waiting": {"reason": "ImagePullBackOff"}}}]
-    assert _fatal_container_reason(pod("s", "scheduler", phase="Pending", containers=pulling)) is None
+    assert fatal_container_reason(pod("s", "scheduler", phase="Pending", containers=pulling)) is None
 
 
 def test_notebook_mode_updates_one_output_in_place(monkeypatch):

@@ -23,7 +23,8 @@ import {
   formatAge,
   formatBytes,
   ICluster,
-  startProgress
+  startProgress,
+  startStatus
 } from './logic';
 import { ClusterModel } from './model';
 import { startClusterDrag } from './notebook';
@@ -130,6 +131,11 @@ function ClusterItem({ cluster, selected, commands, onSelect }: IItemProps): JSX
           title={`${cluster.workers_ready} of ${cluster.workers_requested} workers ready`}
         >
           <div className="dk8s-Progress-bar" style={{ width: `${Math.round(progress * 100)}%` }} />
+        </div>
+      ) : null}
+      {startStatus(cluster) ? (
+        <div className="dk8s-StartStatus" data-testid="start-status">
+          {startStatus(cluster)}
         </div>
       ) : null}
       {cluster.reason && stage !== 'running' ? (

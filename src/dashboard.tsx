@@ -51,6 +51,14 @@ export class DashboardLauncher extends ReactWidget {
     this._clusterName = cluster ? cluster.name : '';
     this._url = url;
     this._input = url;
+    if (cluster && phase.toLowerCase() !== 'running') {
+      // The scheduler serves its plot list only once it runs; wait for that.
+      this._plots = [];
+      this._loading = false;
+      this._error = 'The plots appear when the scheduler is running.';
+      this.update();
+      return;
+    }
     void this._load();
   }
 

@@ -475,3 +475,21 @@ export function buildWorkerGroupRequest(v: IWorkerGroupFormValues): {
   if (resources) request.resources = resources;
   return { request, errors };
 }
+
+/** One line telling the user what a starting cluster is waiting for, or null. */
+export function startStatus(c: ICluster): string | null {
+  const stage = clusterStage(c);
+  if (stage === 'failed' || stage === 'stopping') {
+    return null;
+  }
+  if ((c.phase || '').toLowerCase() !== 'running') {
+    return 'Starting the scheduler…';
+  }
+  if (c.workers_ready < c.workers_requested) {
+    return `Starting workers: ${c.workers_ready} of ${c.workers_requested} ready`;
+  }
+  if (c.workers_ready > c.workers_requested) {
+    return `Retiring workers: ${c.workers_ready} running, ${c.workers_requested} wanted`;
+  }
+  return null;
+}

@@ -191,3 +191,48 @@ def test_settings_defaults_and_templates_fill_the_form(lab, shot):
     expect(dialog.locator('input[name="memoryRequest"]')).to_have_value("256Mi")
     shot("template-applied")
     dialog.get_by_role("button", name="Cancel").click()
+
+
+def test_palette_and_context_menu_reach_every_action(lab, shot, namespace):
+    import yaml
+
+    from dask_k8s_lab.specs import make_cluster_spec
+
+    name = "ui-menus"
+    manifest = make_cluster_spec(name, n_workers=0)
+    manifest["metadata"]["namespace"] = namespace
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    try:
+        item = card(lab, name)
+        expect(item).to_be_visible(timeout=20000)
+        # While it starts, the card says what it waits for.
+        expect(item.get_by_test_id("start-status")).to_be_visible()
+        item.click(button="right")
+        menu = lab.locator(".lm-Menu")
+        for label in ("Insert client code", "Scale…", "Add worker group…", "Open dashboard", "Logs and events", "Delete"):
+            expect(menu.get_by_text(label, exact=True)).to_be_visible()
+        shot("context-menu")
+        lab.keyboard.press("Escape")
+        expect(menu).to_have_count(0)
+        lab.locator("#jp-main-dock-panel").click(position={"x": 600, "y": 400})
+        lab.keyboard.press("Control+Shift+C")
+        palette = lab.locator("#command-palette")
+        expect(palette.locator("input")).to_be_visible()
+        palette.locator("input").fill("Dask")
+        items = palette.locator(".lm-CommandPalette-item")
+        for label in (
+            "New Dask cluster…",
+            "Scale Dask cluster…",
+            "Delete Dask cluster…",
+            "Open a Dask dashboard URL…",
+            "Insert Dask client code for a cluster into the notebook",
+            "Show Dask cluster logs and events",
+        ):
+            expect(items.filter(has_text=label)).to_have_count(1)
+        shot("palette")
+        # Running one from the palette works like the button: the form opens.
+        items.filter(has_text="New Dask cluster…").click()
+        expect(lab.locator(".jp-Dialog").get_by_text("New Dask cluster")).to_be_visible()
+        lab.locator(".jp-Dialog").get_by_role("button", name="Cancel").click()
+    finally:
+        delete_cluster_now(name)

@@ -19,6 +19,7 @@ import {
   plotsJsonUrl,
   sortedClusters,
   startProgress,
+  startStatus,
   validateScale
 } from '../logic';
 
@@ -249,4 +250,12 @@ test('worker group form', () => {
   });
   assert.deepEqual(bad.errors.map(e => e.field), ['name', 'n_workers', 'resources.requests.cpu']);
   assert.equal(buildWorkerGroupRequest({ ...ok.request, name: '', workers: '1', image: '', cpuRequest: '', memoryRequest: '', cpuLimit: '', memoryLimit: '' } as any).errors[0].field, 'name');
+});
+
+test('start status says what the cluster waits for', () => {
+  assert.equal(startStatus(cluster({ phase: 'Pending', workers_ready: 0 })), 'Starting the scheduler…');
+  assert.equal(startStatus(cluster({ phase: 'Running', workers_ready: 1 })), 'Starting workers: 1 of 2 ready');
+  assert.equal(startStatus(cluster({ phase: 'Running', workers_ready: 3 })), 'Retiring workers: 3 running, 2 wanted');
+  assert.equal(startStatus(cluster()), null);
+  assert.equal(startStatus(cluster({ phase: 'Failed', reason: 'x' })), null);
 });

@@ -194,12 +194,25 @@ def shot(page, request) -> Shots:
 
 @pytest.fixture
 def lab(page, lab_server, shot):
-    """JupyterLab loaded, our sidebar open; returns the page."""
+    """JupyterLab loaded (fresh workspace), our sidebar open; returns the page.
+
+    The browser console and page errors go to artifacts/<test>/console.log."""
+    console = open(shot.dir / "console.log", "w")
+    page.on("console", lambda m: console.write(f"[{m.type}] {m.text}\n"))
+    page.on("pageerror", lambda e: console.write(f"[pageerror] {e}\n"))
     page.set_default_timeout(30000)
-    page.goto(f"{lab_server['url']}/lab?token={lab_server['token']}&reset")
+    url = f"{lab_server['url']}/lab?token={lab_server['token']}&reset"
+    for attempt in range(3):
+        try:
+            page.goto(url)
+            break
+        except Exception as e:  # pod network namespaces coming and going can abort a load
+            if "ERR_NETWORK_CHANGED" not in str(e) or attempt == 2:
+                raise
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60000)
     open_sidebar(page)
-    return page
+    yield page
+    console.close()
 
 
 def open_sidebar(page) -> None:

@@ -30,6 +30,6 @@ mkdir -p "${DK8S_UI_ARTIFACTS:-$here/artifacts}"
 export PATH="$bin:$PATH"
 # With no test paths given, run all of ui-tests/.
 has_path=0
-for arg in "$@"; do case "$arg" in -*) ;; *) has_path=1 ;; esac; done
+for arg in "$@"; do case "$arg" in -*) ;; *.py|*.py::*|*/*) has_path=1 ;; esac; done
 [ "$has_path" = 1 ] || set -- "$@" "$here"
 exec "$python" -m pytest -c "$here/pytest.ini" --rootdir "$here" "$@"

@@ -8,12 +8,12 @@ import re
 import time
 
 import pytest
-from kr8s.asyncio.objects import APIObject  # noqa: F401  (kr8s must import before resources)
+import yaml
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from dask_k8s_lab import specs
-from dask_k8s_lab.resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
+from dask_k8s_lab.resources import DaskAutoscaler, DaskWorkerGroup
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -53,8 +53,11 @@ async def test_round_trip_and_live_updates(api, jp_ws_fetch, namespace):
 
     # A cluster made without this server (as `kubectl apply` would) is listed too.
     manifest = specs.make_cluster_spec(name="by-kubectl", n_workers=0)
-    manifest["metadata"]["namespace"] = namespace
-    await (await DaskCluster(manifest)).create()
+    applied = await asyncio.create_subprocess_exec(
+        "kubectl", "apply", "-n", namespace, "-f", "-", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await applied.communicate(yaml.safe_dump(manifest).encode())
+    assert applied.returncode == 0 and b"created" in out
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         status, body = await api("GET", "clusters")

@@ -11,7 +11,7 @@ from tornado.httpclient import HTTPClientError
 from tornado.websocket import websocket_connect
 
 
-async def next_message(ws, timeout: float = 1.0) -> dict:
+async def next_message(ws, timeout: float = 5.0) -> dict:
     text = await asyncio.wait_for(ws.read_message(), timeout)
     assert text is not None, "stream closed"
     return json.loads(text)
@@ -29,7 +29,7 @@ async def test_snapshot_then_updates_then_deleted(api, jp_ws_fetch, fake):
     group["spec"]["worker"]["replicas"] = 5
     started = time.monotonic()
     fake.put("DaskWorkerGroup", group, "MODIFIED")
-    update = await next_message(ws)
+    update = await next_message(ws, timeout=1.0)
     assert time.monotonic() - started < 1.0
     assert update["type"] == "updated" and update["cluster"]["workers_requested"] == 5
 

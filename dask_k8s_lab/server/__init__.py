@@ -1,7 +1,23 @@
 """Jupyter server extension: Dask clusters on Kubernetes over REST, a live stream, dashboards.
 
-Enabled by ``jupyter-config/jupyter_server_config.d/dask_k8s_lab.json``; configured through
-``c.DaskK8sLab`` (see ``config.py``). The REST API is described in ``openapi.yaml``.
+Enabled by ``jupyter-config/jupyter_server_config.d/dask_k8s_lab.json`` (installed with the
+wheel) or ``--ServerApp.jpserver_extensions="{'dask_k8s_lab.server': True}"``. The REST API is
+described in ``openapi.yaml`` next to this file. Configuration, e.g. in
+``jupyter_server_config.py`` (a JupyterHub or Kubeflow spawner can write the same, or set the
+``DASK_K8S_LAB_NAMESPACES`` / ``DASK_K8S_LAB_DEFAULT_IMAGE`` environment variables)::
+
+    c.DaskK8sLab.namespaces = ["team-a", "team-b"]   # default: the pod's or kubeconfig's namespace
+    c.DaskK8sLab.default_image = "registry.example/dask:2026.8"
+    c.DaskK8sLab.allow_image_choice = False
+    c.DaskK8sLab.templates = [
+        {"name": "gpu", "description": "One GPU worker",
+         "options": {"n_workers": 1, "resources": {"limits": {"nvidia.com/gpu": 1}}}},
+    ]
+    c.DaskK8sLab.dashboard_connection = "auto"   # or "direct" / "port-forward"
+
+The server's Kubernetes identity (its kubeconfig, or its pod's service account) needs get, list
+and watch on daskclusters, daskworkergroups, daskautoscalers, pods and events, plus create, patch
+and delete on the three Dask kinds, get on services and create on pods/portforward.
 """
 
 from __future__ import annotations

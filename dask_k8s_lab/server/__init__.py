@@ -7,7 +7,7 @@ described in ``openapi.yaml`` next to this file. Configuration, e.g. in
 ``DASK_K8S_LAB_NAMESPACES`` / ``DASK_K8S_LAB_DEFAULT_IMAGE`` environment variables)::
 
     c.DaskK8sLab.namespaces = ["team-a", "team-b"]   # default: the pod's or kubeconfig's namespace
-    c.DaskK8sLab.default_image = "registry.example/dask:2026.8"
+    c.DaskK8sLab.default_image = "myorg/dask:2026.8"
     c.DaskK8sLab.allow_image_choice = False
     c.DaskK8sLab.templates = [
         {"name": "gpu", "description": "One GPU worker",

@@ -17,7 +17,8 @@ described in ``openapi.yaml`` next to this file. Configuration, e.g. in
 
 The server's Kubernetes identity (its kubeconfig, or its pod's service account) needs get, list
 and watch on daskclusters, daskworkergroups, daskautoscalers, pods and events, plus create, patch
-and delete on the three Dask kinds, get on services and create on pods/portforward.
+and delete on the three Dask kinds, get on services and pods/log, and get and create on
+pods/portforward (dashboards when the server is outside the cluster network).
 """
 
 from __future__ import annotations

@@ -24,6 +24,16 @@ def cluster_exists(name: str, namespace: str) -> bool:
     return bool(list(api.get("daskclusters.kubernetes.dask.org", name, namespace=namespace)))
 
 
+def cluster_gone(name: str, namespace: str, timeout: float = 60) -> bool:
+    """True once the DaskCluster no longer exists (deletion may still be finishing)."""
+    deadline = time.monotonic() + timeout
+    while cluster_exists(name, namespace):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def test_create_compute_attach_and_close(operated_namespace):
     ns = operated_namespace
     name = unique("basic")
@@ -44,7 +54,7 @@ def test_create_compute_attach_and_close(operated_namespace):
             assert client.submit(lambda: 42).result() == 42
     finally:
         cluster.close()
-    assert not cluster_exists(name, ns)
+    assert cluster_gone(name, ns)
 
 
 async def test_async_cluster_scales_and_keeps_results(operated_namespace):
@@ -172,7 +182,7 @@ def test_failing_scheduler_reports_its_logs_and_leaves_nothing(operated_namespac
     spec["spec"]["scheduler"]["spec"]["containers"][0]["args"] = ["dask", "schmeduler"]
     with pytest.raises(SchedulerStartupError, match="(?s)Last log lines.*schmeduler"):
         KubeCluster(custom_cluster_spec=spec, namespace=ns, resource_timeout=60, quiet=True)
-    assert not cluster_exists(spec["metadata"]["name"], ns)
+    assert cluster_gone(spec["metadata"]["name"], ns)
 
 
 @pytest.mark.last  # pauses the shared operator for a few seconds
@@ -183,7 +193,7 @@ def test_missing_operator_times_out_with_advice(operator_paused):
     with pytest.raises(TimeoutError, match="Is the Dask operator running"):
         KubeCluster(name=name, namespace=namespace, resource_timeout=3, quiet=True)
     assert time.monotonic() - start < 15
-    assert not cluster_exists(name, namespace)
+    assert cluster_gone(name, namespace)
 
 
 def test_create_mode_rules(operated_namespace):
@@ -243,7 +253,7 @@ def test_several_clusters_in_one_process(operated_namespace, tmp_path):
     finally:
         first.close()
         second.close()
-    assert not cluster_exists(first.name, ns) and not cluster_exists(second.name, ns)
+    assert cluster_gone(first.name, ns) and cluster_gone(second.name, ns)
 
 
 async def test_async_clusters_share_one_loop(operated_namespace):
@@ -260,7 +270,7 @@ def test_unschedulable_scheduler_times_out_with_the_reason(operated_namespace):
     name = unique("huge")
     with pytest.raises(TimeoutError, match="(?s)still 'Pending'.*Unschedulable.*Insufficient memory"):
         KubeCluster(name=name, namespace=ns, resources={"requests": {"memory": "100Ti"}}, resource_timeout=8, quiet=True)
-    assert not cluster_exists(name, ns)
+    assert cluster_gone(name, ns)
 
 
 def test_crashing_workers_are_reported_with_their_logs(operated_namespace):
@@ -287,4 +297,4 @@ def test_lasting_operator_error_is_raised_with_its_reason(operated_namespace):
     with pytest.raises(RuntimeError, match="(?s)reports DaskCluster .* as Error.*scheduler pod.*missing"):
         KubeCluster(custom_cluster_spec=spec, namespace=ns, quiet=True)
     assert time.monotonic() - start < 45
-    assert not cluster_exists(spec["metadata"]["name"], ns)
+    assert cluster_gone(spec["metadata"]["name"], ns)

@@ -555,8 +555,15 @@ class KubeCluster(Cluster):
         worker_command: str | list[str] | None = None,
         env: dict[str, str] | list[dict[str, Any]] | None = None,
         custom_spec: dict[str, Any] | None = None,
+        n: int | None = None,
     ) -> Any:
-        """Create DaskWorkerGroup ``<cluster>-<name>``; unset options follow the cluster's workers."""
+        """Create DaskWorkerGroup ``<cluster>-<name>``; unset options follow the cluster's workers.
+
+        ``n`` is an alias of ``n_workers`` (the documented example uses it). Without ``name``, a
+        ``custom_spec`` group gets a generated one.
+        """
+        if n is not None:
+            n_workers = n
         if name is None:
             if custom_spec is None:
                 raise ValidationError("name=None: pass a worker group name, e.g. add_worker_group('highmem')")

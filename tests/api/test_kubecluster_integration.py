@@ -10,7 +10,7 @@ import kr8s
 import pytest
 from distributed import Client
 
-from dask_k8s_lab import KubeCluster, SchedulerStartupError, make_cluster_spec
+from dask_k8s_lab import KubeCluster, SchedulerStartupError, make_cluster_spec, make_worker_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -79,7 +79,7 @@ async def test_async_cluster_scales_and_keeps_results(operated_namespace):
 def test_worker_groups_and_logs(operated_namespace):
     ns = operated_namespace
     with KubeCluster(name=unique("groups"), namespace=ns, n_workers=1, quiet=True) as cluster:
-        cluster.add_worker_group("extra", n_workers=1)
+        cluster.add_worker_group("extra", n=1)  # the documented example's spelling
         cluster.wait_for_workers(2, timeout=120)
         cluster.scale(2, worker_group="extra")
         cluster.wait_for_workers(3, timeout=120)
@@ -98,6 +98,9 @@ def test_worker_groups_and_logs(operated_namespace):
             while len(client.scheduler_info()["workers"]) != 1:
                 assert time.monotonic() < deadline, "deleting the worker group left its worker"
                 time.sleep(0.5)
+        # The documented custom_spec example, which names no group.
+        cluster.add_worker_group(custom_spec=make_worker_spec(cluster_name=cluster.name, n_workers=1))
+        cluster.wait_for_workers(2, timeout=120)
 
 
 def test_adapt_grows_under_load_and_shrinks_when_idle(operated_namespace):

@@ -89,13 +89,23 @@ export class DaskK8sApi {
       init.headers = { ...(init.headers || {}), 'Content-Type': 'application/json' };
     }
     let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, init, this.settings);
-    } catch (error) {
-      throw new ApiError(
-        `Cannot reach the Jupyter server (${(error as Error).message}).`,
-        0
-      );
+    const idempotent = !init.method || init.method === 'GET';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        response = await ServerConnection.makeRequest(url, init, this.settings);
+        break;
+      } catch (error) {
+        // A dropped connection (e.g. the browser saw the network change) is retried once
+        // for reads; writes are never repeated behind the user's back.
+        if (idempotent && attempt === 0) {
+          await new Promise(resolve => setTimeout(resolve, 500));
+          continue;
+        }
+        throw new ApiError(
+          `Cannot reach the Jupyter server (${(error as Error).message}).`,
+          0
+        );
+      }
     }
     if (response.status === 204) {
       return undefined as T;

@@ -28,6 +28,9 @@ HERE = Path(__file__).resolve().parent
 ARTIFACTS = Path(os.environ.get("DK8S_UI_ARTIFACTS", HERE / "artifacts"))
 NAMESPACE = os.environ.get("DK8S_UI_NAMESPACE", "dk8s-ui")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Served under a prefix, as JupyterHub serves a user's server, so every URL the front end builds
+# is checked against a non-root base URL.
+BASE_URL = os.environ.get("DK8S_UI_BASE_URL", "/user/ui-tester/")
 # Clusters start as processes on this machine; a cold start with workers takes a while on 2 cores.
 READY_TIMEOUT_MS = int(os.environ.get("DK8S_UI_READY_TIMEOUT_MS", "240000"))
 
@@ -111,6 +114,7 @@ def lab_server(namespace: str, tmp_path_factory: pytest.TempPathFactory):
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
+        f"--ServerApp.base_url={BASE_URL}",
         f"--LabApp.app_settings_dir={app_settings}",
         f"--LabApp.user_settings_dir={home / 'user-settings'}",
         f"--LabApp.workspaces_dir={home / 'workspaces'}",
@@ -119,7 +123,7 @@ def lab_server(namespace: str, tmp_path_factory: pytest.TempPathFactory):
     ]
     log = open(ARTIFACTS / "jupyter-server.log", "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}{BASE_URL.rstrip('/')}"
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
@@ -135,7 +139,7 @@ def lab_server(namespace: str, tmp_path_factory: pytest.TempPathFactory):
             proc.kill()
             raise RuntimeError("jupyter lab did not answer /api/status within 60 s")
         time.sleep(0.3)
-    yield {"url": url, "token": token, "root": root}
+    yield {"url": url, "token": token, "root": root, "base_url": BASE_URL}
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=15)
@@ -202,14 +206,18 @@ def lab(page, lab_server, shot):
     page.on("pageerror", lambda e: console.write(f"[pageerror] {e}\n"))
     page.set_default_timeout(30000)
     url = f"{lab_server['url']}/lab?token={lab_server['token']}&reset"
+    # Pods' network interfaces coming and going make Chromium drop requests now and then
+    # (ERR_NETWORK_CHANGED, "Failed to fetch" while plugins load): load again, at most twice.
     for attempt in range(3):
         try:
             page.goto(url)
+            page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60000)
+            page.locator('li[data-id="dask-k8s-sidebar"]').wait_for(timeout=20000)
             break
-        except Exception as e:  # pod network namespaces coming and going can abort a load
-            if "ERR_NETWORK_CHANGED" not in str(e) or attempt == 2:
+        except Exception as e:
+            console.write(f"[fixture] page load {attempt + 1} failed: {e}\n")
+            if attempt == 2:
                 raise
-    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60000)
     open_sidebar(page)
     yield page
     console.close()

@@ -119,7 +119,7 @@ def test_dark_theme(lab, shot, namespace):
             _switch_theme(lab, "JupyterLab Light", light=True)
 
 
-def test_worker_groups_adapt_keyboard_and_url_box(lab, shot, namespace):
+def test_worker_groups_adapt_keyboard_and_url_box(lab, shot, namespace, lab_server):
     import yaml
 
     from dask_k8s_lab.specs import make_cluster_spec
@@ -170,7 +170,7 @@ def test_worker_groups_adapt_keyboard_and_url_box(lab, shot, namespace):
 
         # Any dashboard URL opens in a pane from the box.
         box = lab.get_by_test_id("dashboard-url")
-        box.fill(f"/dask-k8s/dashboard/{namespace}/{name}/status")
+        box.fill(f"{lab_server['base_url']}dask-k8s/dashboard/{namespace}/{name}/status")
         box.press("Enter")
         expect(lab.locator(".dk8s-Dashboard")).to_have_count(1)
         shot("url-box-pane")

@@ -65,6 +65,13 @@ def test_helmcluster_from_name_and_port_forward(release, namespace):
         cluster.close()
 
 
+async def test_discovery_lists_the_release(release, namespace):
+    from dask_k8s_lab.helmcluster import discover
+
+    found = [name async for name, cls in discover() if cls is HelmCluster]
+    assert f"{release}.{namespace}" in found
+
+
 def test_missing_release_is_explained(namespace):
     start = time.monotonic()
     with pytest.raises(RuntimeError, match="No Dask Helm release 'nope'.*helm list"):

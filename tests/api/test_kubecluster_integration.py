@@ -37,9 +37,12 @@ def cluster_gone(name: str, namespace: str, timeout: float = 60) -> bool:
 def test_create_compute_attach_and_close(operated_namespace):
     ns = operated_namespace
     name = unique("basic")
-    cluster = KubeCluster(name=name, namespace=ns, n_workers=1, quiet=True)
+    cluster = KubeCluster(name=name, namespace=ns, n_workers=1, idle_timeout=3600, quiet=True)
     try:
         assert cluster.created and cluster.shutdown_on_close
+        (resource,) = kr8s.get("daskclusters.kubernetes.dask.org", name, namespace=ns)
+        assert resource.spec["idleTimeout"] == 3600
+        assert resource.spec["worker"]["replicas"] == 1
         assert cluster.comm_endpoint.mode == "cluster-ip"  # ClusterIPs are routable here
         with Client(cluster) as client:
             assert client.submit(lambda x: x + 1, 10).result() == 11

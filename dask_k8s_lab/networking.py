@@ -135,6 +135,9 @@ class _TrackedPortForward(PortForward):
         self.writers.add(writer)
         try:
             await super()._sync_sockets(reader, writer)
+        except Exception as e:  # one connection failed (e.g. API server busy); the client retries
+            logger.debug("port-forward connection to port %s failed: %r", self.remote_port, e)
+            writer.close()
         finally:
             self.writers.discard(writer)
 

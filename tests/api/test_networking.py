@@ -183,3 +183,27 @@ async def test_fixed_local_port_is_used():
         assert await forwarder.start() == free
     finally:
         await forwarder.stop()
+
+
+async def test_a_failing_connection_is_closed_quietly_and_the_forward_keeps_serving(caplog):
+    class FlakyApi(FakeApi):
+        @contextlib.asynccontextmanager
+        async def open_websocket(self, **kwargs):
+            self.websockets += 1
+            if self.websockets == 1:
+                raise RuntimeError("API server unavailable")
+            yield FakeWebSocket()
+
+    pod = fake_pod()
+    pod.api = FlakyApi()
+    forwarder = PortForwarder(pod, 8786)
+    port = await forwarder.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # this connection failed
+        writer.close()
+        assert await roundtrip(port, b"next") == b"NEXT"
+        assert forwarder.restarts == 0
+        assert "Unhandled exception" not in caplog.text
+    finally:
+        await forwarder.stop()

@@ -36,6 +36,8 @@ from . import builders, events, kube, planning, scheduler_comm
 logger = logging.getLogger(__name__)
 
 GONE = -1.0
+FALLBACK_GRACE = float(os.environ.get("DASK_K8S_OPERATOR_RETIRE_FALLBACK_SECONDS", "30"))
+_unreachable_since: dict[tuple[str, str], float] = {}
 RESYNC = float(os.environ.get("DASK_K8S_OPERATOR_RESYNC_SECONDS", "10"))
 FAST = 1.0
 CREATE_CONCURRENCY = 16
@@ -297,7 +299,8 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
     scheduler_pod = await kube.fetch(Pod, scheduler_name(cluster_name), namespace)
     scheduler_summary = planning.summarize_pod(scheduler_pod.raw) if scheduler_pod else None
     address = None
-    if scheduler_summary is not None and scheduler_summary.ready:  # else: unreachable anyway
+    if (scheduler_summary is not None and scheduler_summary.phase == "Running"
+            and not scheduler_summary.deleting):  # else: unreachable anyway
         address = scheduler_comm.comm_address(service.raw if service else None,
                                               scheduler_summary.ip)
 
@@ -324,6 +327,25 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
             return FAST
 
     by_name = {pod["metadata"]["name"]: pod for pod in raw_pods}
+    deferred = False
+    if connected is None:
+        # The scheduler cannot tell which workers hold data. Pods that are not ready hold none
+        # and go at once; ready ones wait for the scheduler for a while, and only then are
+        # deleted without retirement (reported as a warning).
+        summaries = {pod.name: pod for pod in pods}
+        risky = [n for n in plan.delete
+                 if summaries[n].ready and not summaries[n].finished]
+        if risky:
+            since = _unreachable_since.setdefault((namespace, name), time.monotonic())
+            if time.monotonic() - since < FALLBACK_GRACE:
+                plan.delete = [n for n in plan.delete if n not in risky]
+                deferred = True
+            else:
+                plan.delete = [n for n in plan.delete if n not in risky]
+                await _fallback_delete(group, risky, "scheduler unreachable for "
+                                       f"{FALLBACK_GRACE:.0f}s")
+    else:
+        _unreachable_since.pop((namespace, name), None)
     await _delete_pods(namespace, plan.delete)
     if plan.retire:
         await _retire(group, address, connected or {}, plan.retire, by_name)
@@ -337,12 +359,14 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
         "retiringReplicas": plan.retiring_replicas,
         "selector": builders.worker_group_selector(cluster_name, name),
         "observedGeneration": body["metadata"].get("generation", 0),
-        "message": ("rolling update in progress" if plan.rolling else
+        "message": ("waiting for the scheduler before removing workers" if deferred else
+                    "rolling update in progress" if plan.rolling else
                     "scheduler unreachable; readiness from pod conditions"
                     if connected is None else ""),
     }
     await _set_status(group, update)
-    busy = plan.create or plan.retire or plan.delete or plan.ready_replicas < desired
+    busy = (plan.create or plan.retire or plan.delete or deferred
+            or plan.ready_replicas < desired)
     if plan.create and batch_size():
         return batch_delay()
     return FAST if busy else RESYNC

@@ -122,8 +122,10 @@ def test_docs_autoscaler_scales_the_default_group_and_leaves_it_when_deleted(kub
     with dask_client(kubectl, "simple") as client:
         # plenty of slow work: the scheduler asks for more workers, clamped to the maximum
         futures = client.map(lambda i: time.sleep(0.5) or i, range(200), pure=False)
+        wait_until(lambda: get(kubectl, "daskworkergroup", "simple-default")["spec"]["worker"][
+            "replicas"] > 1, 90, message="the autoscaler scaled up")
         wait_until(lambda: len(group_pods(kubectl, "simple-default")) > 1, 90,
-                   message="the autoscaler scaled up")
+                   message="more worker pods")
         kubectl("delete", "daskautoscaler", "simple")
         replicas = get(kubectl, "daskworkergroup", "simple-default")["spec"]["worker"]["replicas"]
         assert 1 < replicas <= 3

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from importlib import import_module
 
+from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 
 from .config import DaskK8sLab
@@ -33,38 +34,44 @@ from .config import DaskK8sLab
 SERVICE_SETTING = "dask_k8s_lab_service"
 
 
-def _jupyter_server_extension_points() -> list[dict]:
-    return [{"module": "dask_k8s_lab.server"}]
-
-
 def _import_object(path: str):
     module, _, name = path.rpartition(".")
     return getattr(import_module(module), name)
 
 
-def _load_jupyter_server_extension(serverapp) -> None:
-    from .handlers import rest_handlers
-    from .proxy import proxy_handlers
-    from .service import ClusterService
-    from .stream import StreamHandler
+class DaskK8sLabExtension(ExtensionApp):
+    """Adds the REST, stream and dashboard routes; stops the watches when the server stops."""
 
-    config = DaskK8sLab(parent=serverapp)
-    backend = _import_object(config.kube_backend_class)(config)
-    web_app = serverapp.web_app
-    base_url = web_app.settings["base_url"]
-    service = ClusterService(config, backend, base_url=base_url)
-    web_app.settings[SERVICE_SETTING] = service
+    name = "dask_k8s_lab"
+    load_other_extensions = True
 
-    handlers = [*rest_handlers(), (r"/dask-k8s/stream/?", StreamHandler), *proxy_handlers(service)]
-    web_app.add_handlers(
-        ".*$", [(url_path_join(base_url, pattern), *rest) for pattern, *rest in handlers]
-    )
-    _start_soon(service)
-    serverapp.log.info(
-        "dask-k8s-lab: cluster API at %s (namespaces: %s)",
-        url_path_join(base_url, "dask-k8s"),
-        ", ".join(config.namespaces) or "from the current context",
-    )
+    def initialize_settings(self) -> None:
+        from .service import ClusterService
+
+        config = DaskK8sLab(parent=self.serverapp)
+        backend = _import_object(config.kube_backend_class)(config)
+        self.service = ClusterService(config, backend, base_url=self.serverapp.base_url)
+        self.settings[SERVICE_SETTING] = self.service
+        _start_soon(self.service)
+        self.log.info(
+            "dask-k8s-lab: cluster API at %s (namespaces: %s)",
+            url_path_join(self.serverapp.base_url, "dask-k8s"),
+            ", ".join(config.namespaces) or "from the current context",
+        )
+
+    def initialize_handlers(self) -> None:
+        from .handlers import rest_handlers
+        from .proxy import proxy_handlers
+        from .stream import StreamHandler
+
+        self.handlers.extend([*rest_handlers(), (r"/dask-k8s/stream/?", StreamHandler), *proxy_handlers(self.service)])
+
+    async def stop_extension(self) -> None:
+        await self.service.close()
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    return [{"module": "dask_k8s_lab.server", "app": DaskK8sLabExtension}]
 
 
 def _start_soon(service) -> None:
@@ -74,14 +81,3 @@ def _start_soon(service) -> None:
         from tornado.ioloop import IOLoop
 
         IOLoop.current().add_callback(service.start)
-
-
-async def _unload_jupyter_server_extension(serverapp) -> None:
-    service = serverapp.web_app.settings.get(SERVICE_SETTING)
-    if service is not None:
-        await service.close()
-
-
-# The names older Jupyter servers look for.
-_jupyter_server_extension_paths = _jupyter_server_extension_points
-load_jupyter_server_extension = _load_jupyter_server_extension

@@ -62,3 +62,12 @@ def api(jp_fetch):
         return response.code, (json.loads(text) if text else None)
 
     return call
+
+
+@pytest.fixture
+async def scheduler():
+    """A real Dask scheduler with its dashboard on 127.0.0.1 (what the proxy serves)."""
+    from distributed import Scheduler
+
+    async with Scheduler(host="127.0.0.1", port=0, dashboard_address="127.0.0.1:0") as s:
+        yield s

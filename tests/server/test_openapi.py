@@ -48,10 +48,12 @@ def fuzz(base_url: str, headers: dict) -> list[str]:
     return failures
 
 
-async def test_fuzz_the_api_from_its_openapi_document(api, fake, jp_base_url, jp_auth_header, http_server_port):
-    # Something to find: a cluster with a worker group and an autoscaler at the documented example path.
+async def test_fuzz_the_api_from_its_openapi_document(api, fake, scheduler, jp_base_url, jp_auth_header, http_server_port):
+    # Something to find: a cluster with a worker group at the documented example path, and a
+    # real scheduler dashboard behind it.
     status, _ = await api("POST", "clusters", body={"name": "c1", "worker_groups": [{"name": "g", "n_workers": 1}]})
     assert status == 201
+    fake.dashboard = ("127.0.0.1", scheduler.http_server.port)
     base_url = f"http://127.0.0.1:{http_server_port[1]}{jp_base_url.rstrip('/')}"
     loop = asyncio.get_running_loop()
     failures = await loop.run_in_executor(None, fuzz, base_url, dict(jp_auth_header))

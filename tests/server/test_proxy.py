@@ -7,17 +7,10 @@ import json
 import re
 
 import pytest
-from distributed import Scheduler
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.websocket import websocket_connect
-
-
-@pytest.fixture
-async def scheduler():
-    async with Scheduler(host="127.0.0.1", port=0, dashboard_address="127.0.0.1:0") as s:
-        yield s
 
 
 @pytest.fixture

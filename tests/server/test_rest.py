@@ -386,3 +386,9 @@ async def test_image_policy_allows_a_clusters_own_image_for_new_groups(api, serv
     assert status == 201
     status, body = await api("POST", "clusters", "team-a", "c1", "worker-groups", body={"name": "other", "n_workers": 1, "image": "x/y:1"})
     assert status == 403 and body["field"] == "image"
+
+
+async def test_stopping_the_server_stops_the_watches(jp_serverapp, service, fake):
+    assert fake.sink is service  # watching
+    await jp_serverapp.extension_manager.stop_all_extensions()
+    assert fake.sink is None  # FakeBackend.close() ran: no watch outlives the server

@@ -177,3 +177,50 @@ def test_single_namespace_mode_works_with_a_role(kube, kubectl, namespace,
         assert client.submit(lambda: 7).result(timeout=30) == 7
     assert len(group_pods(kubectl, "solo-default")) == 2
     assert os.environ.get("KUBECONFIG")  # the test itself ran against the local cluster
+
+
+def test_helm_template_with_crds_is_accepted_by_kubectl_apply(kube, namespace):
+    """The static-manifest install path of the docs (client-side apply, so the 256 KiB
+    last-applied annotation limit applies to the CRDs), checked with a server-side dry run."""
+    from dask_k8s_operator import install
+
+    env = operator_env(kube)
+    rendered = subprocess.run(
+        ["helm", "template", "--include-crds", "static", str(install.chart_dir()),
+         "--namespace", namespace, "--set", "rbac.cluster=false",
+         "--set", f"kopfArgs={{--namespace={namespace}}}"],
+        env=env, capture_output=True, text=True, check=True).stdout
+    result = subprocess.run(["kubectl", "apply", "--dry-run=server", "-n", namespace, "-f", "-"],
+                            input=rendered, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for kind in ("customresourcedefinition.apiextensions.k8s.io/daskclusters.kubernetes.dask.org",
+                 "customresourcedefinition.apiextensions.k8s.io/daskjobs.kubernetes.dask.org",
+                 "role.rbac.authorization.k8s.io/static-dask-k8s-operator",
+                 "deployment.apps/static-dask-k8s-operator"):
+        assert kind in result.stdout
+
+
+def test_recreating_a_finished_job_at_once_runs_it_again(kubectl):
+    """Upstream #829: a quickly re-created DaskJob failed to spawn its runner."""
+    from tests.operator.test_job_autoscaler_integration import job_manifest, job_status
+
+    body = job_manifest("again")
+    body["spec"]["cluster"]["spec"]["worker"]["replicas"] = 1
+    for _ in range(2):
+        apply(kubectl, body)
+        status = wait_until(
+            lambda: job_status(kubectl, "again").get("jobStatus") in ("Successful", "Failed")
+            and job_status(kubectl, "again"), 180, message="the job to finish")
+        assert status["jobStatus"] == "Successful"
+        kubectl("delete", "daskjob", "again", "--wait=false")
+
+
+def test_job_does_not_take_over_a_cluster_of_the_same_name(kubectl):
+    from tests.operator.test_job_autoscaler_integration import job_manifest, job_status
+
+    apply(kubectl, small_cluster("taken", workers=0))
+    apply(kubectl, job_manifest("taken"))
+    status = wait_until(lambda: job_status(kubectl, "taken").get("jobStatus") == "Failed"
+                        and job_status(kubectl, "taken"), 60, message="the job to fail")
+    assert "already exists" in status["message"]
+    assert get(kubectl, "daskcluster", "taken") is not None  # the user's cluster is untouched

@@ -51,7 +51,9 @@ class ClustersHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.write_json({"clusters": await self.service.list_clusters()})
+        body = await self.service.list_clusters_json()
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
 
     @web.authenticated
     @authorized

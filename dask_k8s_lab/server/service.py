@@ -225,6 +225,10 @@ class ClusterService:
         await self.ready()
         return self.store.list_models()
 
+    async def list_clusters_json(self) -> str:
+        await self.ready()
+        return self.store.list_body()
+
     def _cluster_object(self, namespace: str, name: str) -> dict:
         if namespace not in self.namespaces:
             raise not_found(

@@ -6,6 +6,7 @@ reports which clusters changed so the live stream only sends real changes. Pure:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from dask_k8s_lab.resources import LABEL_CLUSTER
@@ -45,6 +46,7 @@ class ClusterStore:
         # (threads, memory bytes, workers) as the scheduler last reported them
         self.scheduler_totals: dict[Key, tuple[float, int, int]] = {}
         self.models: dict[Key, dict] = {}
+        self._list_body: str | None = None  # the serialized list, until the next change
 
     # -- feeding -----------------------------------------------------------------------------
 
@@ -122,6 +124,7 @@ class ClusterStore:
             old = self.models.get(key)
             if new == old:
                 continue
+            self._list_body = None
             if new is None:
                 self.models.pop(key, None)
                 self.crash_logs.pop(key, None)
@@ -133,3 +136,9 @@ class ClusterStore:
 
     def list_models(self) -> list[dict]:
         return [self.models[key] for key in sorted(self.models)]
+
+    def list_body(self) -> str:
+        """``{"clusters": [...]}`` as JSON text, serialized once per change rather than per request."""
+        if self._list_body is None:
+            self._list_body = json.dumps({"clusters": self.list_models()})
+        return self._list_body

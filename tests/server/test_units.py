@@ -139,3 +139,17 @@ async def test_watch_that_never_syncs_times_out_as_503():
         await service.ready(timeout=0.05)
     assert info.value.status == 503 and "watch stalled" in info.value.message
     await asyncio.sleep(0)
+
+
+def test_serialized_list_follows_changes():
+    import json
+
+    store = ClusterStore()
+    store.refresh(store.apply("DaskCluster", "ADDED", {"metadata": {"name": "one", "namespace": "a"}}))
+    first = store.list_body()
+    assert [c["name"] for c in json.loads(first)["clusters"]] == ["one"]
+    assert store.list_body() is first  # served again without serializing
+    store.refresh(store.apply("DaskCluster", "MODIFIED", {"metadata": {"name": "one", "namespace": "a"}, "status": {"phase": "Running"}}))
+    assert json.loads(store.list_body())["clusters"][0]["phase"] == "Running"
+    store.refresh(store.apply("DaskCluster", "DELETED", {"metadata": {"name": "one", "namespace": "a"}}))
+    assert json.loads(store.list_body()) == {"clusters": []}

@@ -214,11 +214,11 @@ def test_palette_and_context_menu_reach_every_action(lab, shot, namespace):
         shot("context-menu")
         lab.keyboard.press("Escape")
         expect(menu).to_have_count(0)
-        lab.locator("#jp-main-dock-panel").click(position={"x": 600, "y": 400})
-        lab.keyboard.press("Control+Shift+C")
+        lab.locator("#jp-MainMenu").get_by_text("View", exact=True).click()
+        lab.locator(".lm-Menu").get_by_text("Activate Command Palette", exact=True).click()
         palette = lab.locator("#command-palette")
-        expect(palette.locator("input")).to_be_visible()
-        palette.locator("input").fill("Dask")
+        expect(palette.locator("input")).to_be_focused()
+        lab.keyboard.type("Dask")
         items = palette.locator(".lm-CommandPalette-item")
         for label in (
             "New Dask cluster…",

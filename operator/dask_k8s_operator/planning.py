@@ -123,12 +123,13 @@ def _stored_bytes(info: Mapping[str, Any] | None) -> int:
 def order_for_removal(
     pods: Iterable[PodSummary], connected: Mapping[str, tuple[str, Mapping[str, Any]]]
 ) -> list[PodSummary]:
-    """Cheapest pods to remove first: not connected (no data), then least data, then newest."""
+    """Cheapest pods to remove first: not connected (no data; unready before ready), then the
+    least data, then the newest."""
 
     def key(pod: PodSummary) -> tuple:
         if pod.name not in connected:
-            return (0, 0, _neg(pod.created))
-        return (1, _stored_bytes(connected[pod.name][1]), _neg(pod.created))
+            return (0, pod.ready, 0, _neg(pod.created))
+        return (1, True, _stored_bytes(connected[pod.name][1]), _neg(pod.created))
 
     return sorted(pods, key=key)
 

@@ -1,0 +1,205 @@
+"""The worker-group reconciler against an in-memory fake of the kube layer and the scheduler."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dask_k8s_lab.resources import DaskCluster, DaskWorkerGroup
+from dask_k8s_operator import builders, events, kube, reconcile, scheduler_comm
+
+MANIFESTS = Path(__file__).parent / "manifests"
+_ips = itertools.count(10)
+
+
+class FakePod:
+    def __init__(self, world: World, name: str):
+        self.world, self.name = world, name
+
+    async def patch(self, patch, **_):
+        pod = self.world.pods[self.name]
+        pod["metadata"].setdefault("annotations", {}).update(patch["metadata"]["annotations"])
+
+
+class World:
+    """Objects by name, the scheduler's workers by address, and what the reconciler did."""
+
+    def __init__(self, replicas: int, pods: int, scheduler_up: bool = True):
+        cluster = yaml.safe_load((MANIFESTS / "cluster.yaml").read_text())
+        cluster["metadata"].update(namespace="ns", uid="c-uid", resourceVersion="1")
+        self.cluster = cluster
+        group = builders.build_default_worker_group(cluster)
+        group["metadata"].update(uid="g-uid", resourceVersion="1")
+        group["spec"]["worker"]["replicas"] = replicas
+        self.group = group
+        self.pods: dict[str, dict] = {}
+        self.workers: dict[str, dict] = {}
+        self.scheduler_up = scheduler_up
+        self.deleted: list[str] = []
+        self.retire_calls: list[list[str]] = []
+        self.events: list[tuple[str, bool]] = []
+        self.status: dict = {}
+        for _ in range(pods):
+            self.add_worker(connected=True)
+
+    def add_worker(self, connected: bool, data: int = 0) -> str:
+        name = builders.new_worker_pod_name("simple-default")
+        pod = builders.build_worker_pod(self.group, name)
+        ip = f"10.0.0.{next(_ips)}"
+        pod["status"] = {"phase": "Running", "podIP": ip,
+                         "conditions": [{"type": "Ready", "status": "True"}]}
+        pod["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+        self.pods[name] = pod
+        if connected:
+            self.workers[f"tcp://{ip}:4000"] = {"metrics": {"managed_bytes": data}}
+        return name
+
+    def install(self, monkeypatch):
+        scheduler_pod = {"metadata": {"name": "simple-scheduler"},
+                         "status": {"phase": "Running", "podIP": "10.0.0.2",
+                                    "conditions": [{"type": "Ready", "status": "True"}]}}
+        service = {"metadata": {"name": "simple-scheduler"},
+                   "spec": {"clusterIP": "10.96.0.50", "ports": [{"name": "tcp-comm",
+                                                                    "port": 8786}]}}
+
+        async def fetch(cls, name, namespace, cached=True):
+            if cls is DaskWorkerGroup:
+                return DaskWorkerGroup(copy.deepcopy(self.group))
+            if cls is DaskCluster:
+                return DaskCluster(copy.deepcopy(self.cluster))
+            if cls.kind == "Service":
+                return cls(copy.deepcopy(service))
+            return cls(copy.deepcopy(scheduler_pod))
+
+        async def list_pods(namespace, selector):
+            return [copy.deepcopy(p) for p in self.pods.values()]
+
+        async def create(cls, manifest):
+            self.pods[manifest["metadata"]["name"]] = copy.deepcopy(manifest)
+            return cls(manifest), True
+
+        async def ref(cls, name, namespace):
+            return FakePod(self, name)
+
+        async def delete(obj, propagation_policy="Background"):
+            self.deleted.append(obj.name)
+            self.pods.pop(obj.name, None)
+            return True
+
+        async def patch_status(obj, status):
+            self.status.update(status)
+
+        async def workers(address):
+            if not self.scheduler_up:
+                raise scheduler_comm.SchedulerUnreachable("down")
+            return copy.deepcopy(self.workers)
+
+        async def retire_workers(address, addresses):
+            self.retire_calls.append(sorted(addresses))
+            retired = {}
+            for address in addresses:
+                if self.workers[address]["metrics"].get("unique"):
+                    continue  # the scheduler keeps a worker whose data nobody can take
+                retired[address] = self.workers.pop(address)
+            return retired
+
+        async def post(obj, reason, message, warning=False):
+            self.events.append((reason, warning))
+
+        for name, fn in [("fetch", fetch), ("list_pods", list_pods), ("create", create),
+                         ("ref", ref), ("delete", delete), ("patch_status", patch_status)]:
+            monkeypatch.setattr(kube, name, fn)
+        monkeypatch.setattr(scheduler_comm, "workers", workers)
+        monkeypatch.setattr(scheduler_comm, "retire_workers", retire_workers)
+        monkeypatch.setattr(events, "post", post)
+        monkeypatch.setattr(reconcile, "_unreachable_since", {})
+        return self
+
+    def reasons(self) -> list[str]:
+        return [reason for reason, _ in self.events]
+
+
+async def test_scale_up_creates_the_missing_pods(monkeypatch):
+    world = World(replicas=3, pods=1).install(monkeypatch)
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert len(world.pods) == 3
+    assert world.status["replicas"] == 3 and world.status["readyReplicas"] == 1
+    assert world.reasons() == ["ScalingUp"]
+
+
+async def test_scale_down_retires_through_the_scheduler_then_deletes(monkeypatch):
+    world = World(replicas=1, pods=0).install(monkeypatch)
+    keep = world.add_worker(connected=True, data=10_000)
+    light = [world.add_worker(connected=True, data=5) for _ in range(2)]
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert len(world.retire_calls) == 1 and len(world.retire_calls[0]) == 2
+    assert sorted(world.deleted) == sorted(light)
+    assert list(world.pods) == [keep]
+    assert "RetiredWorkers" in world.reasons() and "RetireFallback" not in world.reasons()
+
+
+async def test_workers_the_scheduler_refuses_to_retire_are_kept(monkeypatch):
+    world = World(replicas=0, pods=1).install(monkeypatch)
+    only = next(iter(world.pods))
+    next(iter(world.workers.values()))["metrics"]["unique"] = True
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert world.deleted == [] and only in world.pods
+    assert world.pods[only]["metadata"]["annotations"][builders.RETIRING_ANNOTATION]
+    assert ("RetireIncomplete", True) in world.events
+
+
+async def test_unready_pods_go_at_once_but_ready_ones_wait_for_the_scheduler(monkeypatch):
+    world = World(replicas=1, pods=2, scheduler_up=False).install(monkeypatch)
+    pending = world.add_worker(connected=False)
+    world.pods[pending]["status"] = {"phase": "Pending"}
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert world.deleted == [pending]  # held no data
+    assert len(world.pods) == 2  # the ready one is kept for now
+    assert world.status["message"].startswith("waiting for the scheduler")
+    assert "RetireFallback" not in world.reasons()
+
+    monkeypatch.setattr(reconcile, "FALLBACK_GRACE", 0.0)
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert len(world.pods) == 1
+    assert ("RetireFallback", True) in world.events
+    assert world.retire_calls == []
+
+
+async def test_a_stale_replica_count_does_not_remove_workers(monkeypatch):
+    world = World(replicas=1, pods=3).install(monkeypatch)
+    stale = copy.deepcopy(world.group)
+    world.group["spec"]["worker"]["replicas"] = 3  # what the API server says now
+    real_fetch = kube.fetch
+
+    async def fetch(cls, name, namespace, cached=True):
+        if cls is DaskWorkerGroup and cached:
+            return DaskWorkerGroup(copy.deepcopy(stale))
+        return await real_fetch(cls, name, namespace, cached)
+
+    monkeypatch.setattr(kube, "fetch", fetch)
+    wait = await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert wait == reconcile.FAST
+    assert world.deleted == [] and world.retire_calls == []
+
+
+async def test_a_changed_worker_spec_surges_one_new_pod_first(monkeypatch):
+    world = World(replicas=2, pods=2).install(monkeypatch)
+    world.group["spec"]["worker"]["spec"]["containers"][0]["image"] = "dask/dask:new"
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    images = [p["spec"]["containers"][0]["image"] for p in world.pods.values()]
+    assert sorted(images) == ["dask/dask:latest", "dask/dask:latest", "dask/dask:new"]
+    assert world.retire_calls == [] and world.reasons() == ["RollingUpdate"]
+
+
+@pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
+async def test_finished_worker_pods_are_replaced(monkeypatch, phase):
+    world = World(replicas=2, pods=2).install(monkeypatch)
+    done = next(iter(world.pods))
+    world.pods[done]["status"]["phase"] = phase
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert done in world.deleted and done not in world.pods
+    assert len(world.pods) == 2

@@ -51,6 +51,19 @@ async def test_round_trip_and_live_updates(api, jp_ws_fetch, namespace):
     # No resource limits: cores and memory are what the scheduler reports for its one worker.
     cluster = await wait_for(api, namespace, "rt", lambda c: c["cores"] > 0 and c["memory"] > 0, timeout=30)
 
+    status, body = await api("GET", "clusters", namespace, "rt", "logs")
+    assert status == 200 and "rt-scheduler" in body["logs"]
+    assert "Scheduler at" in body["logs"]["rt-scheduler"], body["logs"]["rt-scheduler"][-500:]
+    status, body = await api("GET", "clusters", namespace, "rt", "events")
+    assert status == 200 and any(e["object"] == "DaskCluster/rt" for e in body["events"]), body
+
+    status, cluster = await api("POST", "clusters", namespace, "rt", "worker-groups", body={"name": "extra", "n_workers": 1})
+    assert status == 201 and [g["name"] for g in cluster["worker_groups"]] == ["default", "extra"]
+    await wait_for(api, namespace, "rt", lambda c: c["worker_groups"][-1]["ready"] == 1)
+    status, _ = await api("DELETE", "clusters", namespace, "rt", "worker-groups", "extra")
+    assert status == 204
+    await wait_for(api, namespace, "rt", lambda c: [g["name"] for g in c["worker_groups"]] == ["default"], timeout=30)
+
     # A cluster made without this server (as `kubectl apply` would) is listed too.
     manifest = specs.make_cluster_spec(name="by-kubectl", n_workers=0)
     applied = await asyncio.create_subprocess_exec(

@@ -83,9 +83,13 @@ def load_openapi(source: str, kubernetes_version: str) -> tuple[dict, str]:
         )["gitVersion"]
         return json.loads(raw), f"kube-apiserver {version} /openapi/v3/api/v1"
     if source == "modcache":
-        modcache = os.environ.get("GOMODCACHE") or subprocess.run(
-            ["go", "env", "GOMODCACHE"], check=True, capture_output=True, text=True
-        ).stdout.strip()
+        modcache = os.environ.get("GOMODCACHE")
+        if not modcache:
+            try:
+                modcache = subprocess.run(["go", "env", "GOMODCACHE"], check=True,
+                                          capture_output=True, text=True).stdout.strip()
+            except (OSError, subprocess.CalledProcessError):
+                modcache = str(Path.home() / "go" / "pkg" / "mod")  # go's default
         path = (Path(modcache) / f"k8s.io/kubernetes@{kubernetes_version}"
                 / "api/openapi-spec/v3/api__v1_openapi.json")
         if not path.exists():

@@ -31,7 +31,7 @@ from dask_k8s_lab.resources import (
     scheduler_name,
 )
 
-from . import builders, events, kube, planning, scheduler_comm
+from . import builders, events, kube, planning, scheduler_comm, store
 
 logger = logging.getLogger(__name__)
 
@@ -150,12 +150,17 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
                 logger.debug("scheduler of %s/%s not answering yet: %s", namespace, name, exc)
     phase = planning.cluster_phase(scheduler, service is not None, answers)
     group_status = (group.raw.get("status") or {}) if group is not None else {}
+    connected_workers = sum(
+        int((g.get("status") or {}).get("readyReplicas") or 0)
+        for g in store.items("daskworkergroups", namespace)
+        if g.get("spec", {}).get("cluster") == name)
     update = {
         "phase": phase.phase,
         "reason": phase.reason,
         "message": phase.message,
         "replicas": group_status.get("replicas", 0),
         "readyReplicas": group_status.get("readyReplicas", 0),
+        "workers": max(connected_workers, group_status.get("readyReplicas", 0)),
         "selector": builders.worker_group_selector(name, default_worker_group_name(name)),
         "schedulerAddress": builders.scheduler_address(
             name, namespace, body["spec"]["scheduler"].get("service")),
@@ -365,11 +370,28 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
                     if connected is None else ""),
     }
     await _set_status(group, update)
+    await _report_failing_workers(group, cluster, pods)
     busy = (plan.create or plan.retire or plan.delete or deferred
             or plan.ready_replicas < desired)
     if plan.create and batch_size():
         return batch_delay()
     return FAST if busy else RESYNC
+
+
+async def _report_failing_workers(group: DaskWorkerGroup, cluster: DaskCluster,
+                                  pods: list[planning.PodSummary]) -> None:
+    """Worker pods that cannot start: a warning on the group (and on the cluster for its default
+    group, so that ``kubectl describe daskcluster`` shows it)."""
+    failing = [pod for pod in pods if pod.live and pod.waiting_reason in planning.CRASH_REASONS]
+    if not failing:
+        return
+    pod = failing[0]
+    exit_code = f" (last exit code {pod.last_exit_code})" if pod.last_exit_code is not None else ""
+    message = (f"{len(failing)} worker pod(s) cannot start, e.g. {pod.name}: "
+               f"{pod.waiting_reason}{exit_code}")
+    await events.post(group.raw, "WorkersFailing", message, warning=True)
+    if group.name == default_worker_group_name(cluster.name):
+        await events.post(cluster.raw, "WorkersFailing", message, warning=True)
 
 
 async def _delete_pods(namespace: str, names: list[str]) -> None:

@@ -203,3 +203,22 @@ async def test_finished_worker_pods_are_replaced(monkeypatch, phase):
     await reconcile.reconcile_worker_group("ns", "simple-default")
     assert done in world.deleted and done not in world.pods
     assert len(world.pods) == 2
+
+
+async def test_workers_that_cannot_start_are_reported_on_the_group_and_cluster(monkeypatch):
+    world = World(replicas=1, pods=1).install(monkeypatch)
+    pod = next(iter(world.pods.values()))
+    pod["status"] = {"phase": "Pending", "containerStatuses": [{
+        "restartCount": 0, "state": {"waiting": {"reason": "ImagePullBackOff",
+                                                 "message": "no such image"}}}]}
+    posted = []
+
+    async def post(obj, reason, message, warning=False):
+        posted.append((obj["kind"], reason, warning, message))
+
+    monkeypatch.setattr(events, "post", post)
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    kinds = {(kind, reason, warning) for kind, reason, warning, _ in posted}
+    assert {("DaskWorkerGroup", "WorkersFailing", True),
+            ("DaskCluster", "WorkersFailing", True)} <= kinds
+    assert "ImagePullBackOff" in posted[-1][3]

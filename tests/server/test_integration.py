@@ -13,7 +13,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from dask_k8s_lab import specs
-from dask_k8s_lab.resources import DaskAutoscaler, DaskWorkerGroup
+from dask_k8s_lab.resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -160,3 +160,13 @@ async def test_dashboard_proxy(api, jp_fetch, jp_auth_header, http_server_client
         f"{jp_base_url}dask-k8s/dashboard/{namespace}/dash/status", raise_error=False, follow_redirects=False
     )
     assert response.code in (302, 403) and b"bokeh" not in (response.body or b"")
+
+
+async def test_crash_looping_worker_reason_quotes_its_last_log_lines(api, namespace):
+    manifest = specs.make_cluster_spec(name="crashy", n_workers=1)
+    worker = manifest["spec"]["worker"]["spec"]["containers"][0]
+    worker["args"] = ["python", "-c", "print('kaboom: the worker cannot start'); raise SystemExit(3)"]
+    manifest["metadata"]["namespace"] = namespace
+    await (await DaskCluster(manifest)).create()
+    cluster = await wait_for(api, namespace, "crashy", lambda c: c["reason"] and "kaboom" in c["reason"], timeout=90)
+    assert "crash-looping" in cluster["reason"] and "exit code 3" in cluster["reason"], cluster["reason"]

@@ -10,8 +10,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from .errors import ApiError, invalid
-from .requests import parse_add_worker_group, parse_create, parse_json_object, parse_patch
-from .requests import AdaptRequest
+from .requests import AdaptRequest, parse_add_worker_group, parse_create, parse_json_object, parse_patch
 from .service import ClusterService
 
 AUTH_RESOURCE = "dask-k8s"

@@ -195,7 +195,7 @@ class ClusterService:
     # -- crash-loop log tails ------------------------------------------------------------------
 
     def _maybe_fetch_crash_log(self, pod: dict) -> None:
-        cluster = self.store._owner.get((POD, (pod["metadata"].get("namespace", ""), pod["metadata"]["name"])))
+        cluster = self.store.owner_of(POD, pod)
         if cluster is None:
             return
         for status in (pod.get("status") or {}).get("containerStatuses") or []:

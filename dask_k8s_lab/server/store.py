@@ -90,6 +90,11 @@ class ClusterStore:
 
     # -- reading -----------------------------------------------------------------------------
 
+    def owner_of(self, kind: str, obj: dict) -> Key | None:
+        """The cluster a cached object was filed under."""
+        metadata = obj.get("metadata") or {}
+        return self._owner.get((kind, (metadata.get("namespace", ""), metadata.get("name", ""))))
+
     def children(self, cluster: Key, kind: str) -> list[dict]:
         return list(self._by_cluster.get(cluster, {}).get(kind, {}).values())
 

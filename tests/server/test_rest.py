@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.server.fake import FakeKubeError
 
 CLUSTER_KEYS = {
     "name", "namespace", "phase", "reason", "worker_groups", "workers_requested", "workers_ready",

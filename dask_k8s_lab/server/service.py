@@ -142,8 +142,7 @@ class ClusterService:
         for (namespace, name), model in changes:
             if model is None:
                 message: dict[str, Any] = {"type": "deleted", "namespace": namespace, "name": name}
-                self._dashboard_hosts.pop((namespace, name), None)
-                asyncio.ensure_future(self.backend.forget_cluster(namespace, name))
+                self._forget((namespace, name))
             else:
                 message = {"type": "updated", "cluster": model}
                 self._maybe_fetch_totals((namespace, name), model)
@@ -153,6 +152,16 @@ class ClusterService:
                     queue.put_nowait(None)
                 else:
                     queue.put_nowait(message)
+
+    def _forget(self, key: Key) -> None:
+        """Drop what was kept for a cluster that is gone (its port-forward, lookups, fetches)."""
+        self._dashboard_hosts.pop(key, None)
+        task = self._totals_tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+        for crash_key in [k for k in self._crash_log_tasks if k[0] == key]:
+            self._crash_log_tasks.pop(crash_key).cancel()
+        asyncio.ensure_future(self.backend.forget_cluster(*key))
 
     # -- cores and memory as the scheduler sees them ------------------------------------------------
 

@@ -153,3 +153,19 @@ def test_serialized_list_follows_changes():
     assert json.loads(store.list_body())["clusters"][0]["phase"] == "Running"
     store.refresh(store.apply("DaskCluster", "DELETED", {"metadata": {"name": "one", "namespace": "a"}}))
     assert json.loads(store.list_body()) == {"clusters": []}
+
+
+async def test_a_deleted_cluster_leaves_nothing_behind():
+    backend = FakeBackend()
+    service = ClusterService(DaskK8sLab(namespaces=["a"]), backend)
+    await service.start()
+    backend.put("DaskCluster", {"metadata": {"name": "c", "namespace": "a"}, "status": {"phase": "Running"}})
+    backend.add_worker_pod("a", "c", "default", 0, ready=False, containerStatuses=[
+        {"name": "worker", "restartCount": 1, "ready": False, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}])
+    service._dashboard_hosts[("a", "c")] = ("10.0.0.1", 8787)
+    assert service._crash_log_tasks
+    backend.remove("DaskCluster", "a", "c")
+    await asyncio.sleep(0)
+    assert not service._crash_log_tasks and not service._dashboard_hosts and not service._totals_tasks
+    assert backend.forgotten == [("a", "c")]
+    await service.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -129,6 +130,19 @@ class TemplatesHandler(BaseHandler):
         self.write_json(self.service.templates())
 
 
+class OpenAPIHandler(BaseHandler):
+    """The OpenAPI 3 description of this API, for clients and tools."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/yaml")
+        self.finish(OPENAPI.read_text())
+
+
+OPENAPI = Path(__file__).with_name("openapi.yaml")
+
+
 def rest_handlers() -> list[tuple[str, type]]:
     return [
         (r"/dask-k8s/clusters/?", ClustersHandler),
@@ -138,4 +152,5 @@ def rest_handlers() -> list[tuple[str, type]]:
         (rf"{CLUSTER}/logs/?", LogsHandler),
         (rf"{CLUSTER}/events/?", EventsHandler),
         (r"/dask-k8s/templates/?", TemplatesHandler),
+        (r"/dask-k8s/openapi.yaml", OpenAPIHandler),
     ]

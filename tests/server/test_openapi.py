@@ -20,7 +20,7 @@ def fuzz(base_url: str, headers: dict) -> list[str]:
     schema = schemathesis.openapi.from_path(str(SPEC))
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 12
+    assert len(operations) == 13
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
@@ -59,3 +59,10 @@ async def test_fuzz_the_api_from_its_openapi_document(api, fake, scheduler, jp_b
     failures = await loop.run_in_executor(None, fuzz, base_url, dict(jp_auth_header))
     assert failures == []
     assert any(call[0] == "create" for call in fake.calls[1:])  # the fuzzer did reach the backend
+
+
+async def test_the_server_serves_its_openapi_document(jp_fetch):
+    import yaml
+
+    response = await jp_fetch("dask-k8s", "openapi.yaml")
+    assert yaml.safe_load(response.body) == yaml.safe_load(SPEC.read_text())

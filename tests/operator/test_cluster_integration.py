@@ -207,3 +207,23 @@ def test_idle_cluster_is_deleted_and_busy_one_is_not(kubectl):
             time.sleep(1)
         future.cancel()
     assert "IdleTimeout" in event_reasons(kubectl, "DaskCluster", "idle")
+
+
+def test_scheduler_spec_change_replaces_the_scheduler(kubectl):
+    body = small_cluster("resched", workers=1)
+    apply(kubectl, body)
+    wait_ready_workers(kubectl, "daskcluster", "resched", 1)
+    old_uid = kubectl.json("pod", "resched-scheduler")["metadata"]["uid"]
+    body["spec"]["scheduler"]["spec"]["containers"][0]["env"] = [{"name": "NEW", "value": "1"}]
+    apply(kubectl, body)
+
+    def replaced():
+        pod = get(kubectl, "pod", "resched-scheduler")
+        return pod and pod["metadata"]["uid"] != old_uid and pod
+
+    pod = wait_until(replaced, 60, message="a new scheduler pod")
+    assert pod["spec"]["containers"][0]["env"] == [{"name": "NEW", "value": "1"}]
+    wait_phase(kubectl, "resched")
+    cluster = wait_ready_workers(kubectl, "daskcluster", "resched", 1)  # the worker reconnects
+    assert cluster["status"]["workers"] == 1
+    assert "SchedulerSpecChanged" in event_reasons(kubectl, "DaskCluster", "resched")

@@ -92,6 +92,9 @@ def load_openapi(source: str, kubernetes_version: str) -> tuple[dict, str]:
                 modcache = str(Path.home() / "go" / "pkg" / "mod")  # go's default
         path = (Path(modcache) / f"k8s.io/kubernetes@{kubernetes_version}"
                 / "api/openapi-spec/v3/api__v1_openapi.json")
+        if not path.exists():  # fetch the module (only its zip is needed, not a build)
+            subprocess.run(["go", "mod", "download", f"k8s.io/kubernetes@{kubernetes_version}"],
+                           check=False, capture_output=True)
         if not path.exists():
             sys.exit(
                 f"error: {path} not found; fetch the module first "

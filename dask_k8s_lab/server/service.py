@@ -67,23 +67,42 @@ class ClusterService:
         self._dashboard_hosts: dict[Key, tuple[str, int]] = {}
         self._totals_tasks: dict[Key, asyncio.Task] = {}
         self._started = False
+        self._retry_task: asyncio.Task | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start watching; if Kubernetes cannot be reached yet, keep trying in the background."""
         if self._started:
             return
         self._started = True
+        if not await self._try_start():
+            self._retry_task = asyncio.ensure_future(self._keep_starting())
+
+    async def _try_start(self) -> bool:
         try:
             if not self.namespaces:
                 self.namespaces = [service_account_namespace() or await self.backend.default_namespace()]
             self._pending_syncs = {(kind, ns) for kind in (CLUSTER, WORKER_GROUP, AUTOSCALER, POD) for ns in self.namespaces}
             await self.backend.start(self.namespaces, self)
-        except Exception as e:  # the server keeps running; requests report why
-            log.exception("dask-k8s-lab: cannot start watching Kubernetes")
+        except Exception as e:  # the server keeps running; requests report why (503)
+            log.warning("dask-k8s-lab: cannot start watching Kubernetes: %s", e)
             self._start_error = e
+            return False
+        self._start_error = None
+        return True
+
+    async def _keep_starting(self) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            if await self._try_start():
+                return
+            delay = min(delay * 2, 60.0)
 
     async def close(self) -> None:
+        if self._retry_task is not None:
+            self._retry_task.cancel()
         for task in [*self._crash_log_tasks.values(), *self._totals_tasks.values()]:
             task.cancel()
         for queue in list(self._subscribers):

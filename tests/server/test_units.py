@@ -121,11 +121,22 @@ async def test_unreachable_kubernetes_is_503_not_500():
         async def start(self, namespaces, sink):
             raise ConnectionRefusedError("connection refused by 10.0.0.1:6443")
 
-    service = ClusterService(DaskK8sLab(namespaces=["a"]), Unreachable())
+    backend = Unreachable()
+    service = ClusterService(DaskK8sLab(namespaces=["a"]), backend)
     await service.start()
     with pytest.raises(ApiError) as info:
         await service.list_clusters()
     assert info.value.status == 503 and "connection refused" in info.value.message
+
+    # Kubernetes comes up later: the service keeps trying and starts serving.
+    backend.start = FakeBackend.start.__get__(backend)
+    backend.put("DaskCluster", {"metadata": {"name": "late", "namespace": "a"}})
+    for _ in range(50):  # the first retry comes after a second
+        await asyncio.sleep(0.1)
+        if service._synced.is_set():
+            break
+    assert [c["name"] for c in await service.list_clusters()] == ["late"]
+    await service.close()
 
 
 async def test_watch_that_never_syncs_times_out_as_503():

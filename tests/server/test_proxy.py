@@ -140,3 +140,15 @@ async def test_scheduler_not_up_yet_is_503(api, jp_fetch, fake):
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("dask-k8s", "dashboard", "team-a", "young", "status")
     assert info.value.code == 503
+
+
+async def test_websocket_to_an_unknown_cluster_goes_nowhere(jp_auth_header, http_server_port, jp_base_url, dashboard, bystander):
+    port, hits = bystander
+    url = f"ws://127.0.0.1:{http_server_port[1]}{jp_base_url}dask-k8s/dashboard/team-a/ghost/status/ws"
+    try:
+        ws = await websocket_connect(HTTPRequest(url, headers=jp_auth_header))
+    except HTTPClientError as e:
+        assert e.code == 404
+    else:
+        assert await ws.read_message() is None  # accepted, then closed at once
+    assert hits == []

@@ -52,7 +52,18 @@ def from_kube_error(error: Exception, action: str) -> ApiError:
     if status == 409:
         return ApiError(409, f"Cannot {action}: {detail}")
     if status in (400, 422):
-        return ApiError(422, f"Kubernetes rejected the request to {action}: {detail}")
+        return ApiError(422, f"Kubernetes rejected the request to {action}: {detail}", _kube_field(error))
     if status == 401:
         return ApiError(502, f"Cannot {action}: the server's Kubernetes credentials were rejected ({detail})")
     return ApiError(502, f"Cannot {action}: the Kubernetes API failed ({detail})")
+
+
+def _kube_field(error: Exception) -> str | None:
+    """The field the API server blamed (``details.causes[].field`` of its Status), if any."""
+    status = getattr(error, "status", None)
+    if not isinstance(status, dict):
+        return None
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("field"):
+            return str(cause["field"])
+    return None

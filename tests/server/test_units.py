@@ -180,3 +180,16 @@ async def test_a_deleted_cluster_leaves_nothing_behind():
     assert not service._crash_log_tasks and not service._dashboard_hosts and not service._totals_tasks
     assert backend.forgotten == [("a", "c")]
     await service.close()
+
+
+def test_kube_validation_errors_name_the_field():
+    class ServerError(Exception):
+        def __init__(self):
+            super().__init__('DaskCluster.kubernetes.dask.org "x" is invalid: spec.worker.replicas: Invalid value: -1')
+            self.status = {"kind": "Status", "code": 422, "details": {"causes": [
+                {"reason": "FieldValueInvalid", "field": "spec.worker.replicas", "message": "Invalid value: -1"}]}}
+            self.response = type("R", (), {"status_code": 422})()
+
+    error = from_kube_error(ServerError(), "create DaskCluster a/x")
+    assert error.status == 422 and error.field == "spec.worker.replicas"
+    assert "spec.worker.replicas: Invalid value: -1" in error.message

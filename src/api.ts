@@ -112,17 +112,22 @@ export class DaskK8sApi {
     }
     const text = await response.text();
     let data: any = undefined;
+    let json = false;
     if (text) {
       try {
         data = JSON.parse(text);
+        json = true;
       } catch {
         data = { message: textOfPage(text) };
       }
     }
     if (!response.ok) {
       let message = data?.message || `HTTP ${response.status} ${response.statusText}`.trim();
-      if (response.status === 404 && !data?.field && path.includes(ROOT) && !data?.message) {
-        message = 'The dask-k8s-lab server extension does not answer: is it installed and enabled?';
+      if (response.status === 404 && !json && !path.startsWith('/')) {
+        // Jupyter's own 404 page, not an answer of ours: the routes are not there at all.
+        message =
+          'The dask-k8s-lab server extension does not answer (404): is it installed and ' +
+          'enabled? See `jupyter server extension list`.';
       }
       throw new ApiError(message, response.status, data?.field ?? undefined);
     }

@@ -139,6 +139,16 @@ def lab_server(namespace: str, tmp_path_factory: pytest.TempPathFactory):
             proc.kill()
             raise RuntimeError("jupyter lab did not answer /api/status within 60 s")
         time.sleep(0.3)
+    # Our REST API must answer, or every test would only show the extension missing.
+    req = urllib.request.Request(f"{url}/dask-k8s/clusters", headers={"Authorization": f"token {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            json.load(r)
+    except Exception as e:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+        failed = [l for l in (ARTIFACTS / "jupyter-server.log").read_text().splitlines() if "dask_k8s_lab" in l]
+        raise RuntimeError(f"GET /dask-k8s/clusters failed ({e}); server log:\n" + "\n".join(failed[-5:]))
     yield {"url": url, "token": token, "root": root, "base_url": BASE_URL}
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -202,8 +212,13 @@ def lab(page, lab_server, shot):
 
     The browser console and page errors go to artifacts/<test>/console.log."""
     console = open(shot.dir / "console.log", "w")
-    page.on("console", lambda m: console.write(f"[{m.type}] {m.text}\n"))
-    page.on("pageerror", lambda e: console.write(f"[pageerror] {e}\n"))
+
+    def log(line: str) -> None:
+        if not console.closed:  # events can still arrive while the page closes
+            console.write(line + "\n")
+
+    page.on("console", lambda m: log(f"[{m.type}] {m.text}"))
+    page.on("pageerror", lambda e: log(f"[pageerror] {e}"))
     page.set_default_timeout(30000)
     url = f"{lab_server['url']}/lab?token={lab_server['token']}&reset"
     # Pods' network interfaces coming and going make Chromium drop requests now and then
@@ -215,7 +230,7 @@ def lab(page, lab_server, shot):
             page.locator('li[data-id="dask-k8s-sidebar"]').wait_for(timeout=20000)
             break
         except Exception as e:
-            console.write(f"[fixture] page load {attempt + 1} failed: {e}\n")
+            log(f"[fixture] page load {attempt + 1} failed: {e}")
             if attempt == 2:
                 raise
     open_sidebar(page)

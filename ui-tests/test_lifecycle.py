@@ -186,3 +186,30 @@ def test_drag_cluster_into_notebook(lab, shot):
         shot("dropped")
     finally:
         delete_cluster_now(name)
+
+
+def test_scale_one_worker_group_leaves_the_other(lab, shot):
+    from dask_k8s_lab.specs import make_cluster_spec, make_worker_group, make_worker_spec
+
+    name = "ui-groups2"
+    delete_cluster_now(name)
+    _wait_gone(name)
+    _apply(make_cluster_spec(name, n_workers=1))
+    _apply(make_worker_group(name, "extra", make_worker_spec(n_workers=1)))
+    try:
+        item = card(lab, name)
+        expect(item.get_by_test_id("workers")).to_have_text("2/2 workers", timeout=READY_TIMEOUT_MS)
+        expect(item.get_by_test_id("group-extra")).to_contain_text("1/1")
+        item.get_by_test_id("scale").click()
+        dialog = lab.locator(".jp-Dialog")
+        dialog.locator("#dk8s-scale-group").select_option("extra")
+        expect(dialog.locator('input[name="workers"]')).to_have_value("1")
+        dialog.locator('input[name="workers"]').fill("2")
+        shot("scale-one-group")
+        dialog.get_by_role("button", name="Scale").click()
+        expect(item.get_by_test_id("group-extra")).to_contain_text("2/2", timeout=READY_TIMEOUT_MS)
+        expect(item.get_by_test_id("group-default")).to_contain_text("1/1")
+        expect(item.get_by_test_id("workers")).to_have_text("3/3 workers")
+        shot("group-scaled")
+    finally:
+        delete_cluster_now(name)

@@ -264,6 +264,11 @@ class KubeCluster(Cluster):
                     return found
             if code == 403:
                 raise PermissionError(forbidden_hint(e, "create daskclusters", self.namespace)) from None
+            if code == 404:
+                raise ValueError(
+                    f"namespace={self.namespace!r} does not exist ({e}). Create it "
+                    f"(`kubectl create namespace {self.namespace}`) or pass another namespace."
+                ) from None
             if code in (400, 422):
                 raise ValueError(f"The API server rejected DaskCluster {self.name!r}: {e}") from None
             raise

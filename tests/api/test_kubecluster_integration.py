@@ -304,3 +304,8 @@ def test_lasting_operator_error_is_raised_with_its_reason(operated_namespace):
         KubeCluster(custom_cluster_spec=spec, namespace=ns, quiet=True)
     assert time.monotonic() - start < 45
     assert cluster_gone(spec["metadata"]["name"], ns)
+
+
+def test_missing_namespace_is_explained(kube):
+    with pytest.raises(ValueError, match="namespace='no-such-ns-xyz' does not exist"):
+        KubeCluster(name=unique("nons"), namespace="no-such-ns-xyz", quiet=True)

@@ -309,3 +309,18 @@ def test_lasting_operator_error_is_raised_with_its_reason(operated_namespace):
 def test_missing_namespace_is_explained(kube):
     with pytest.raises(ValueError, match="namespace='no-such-ns-xyz' does not exist"):
         KubeCluster(name=unique("nons"), namespace="no-such-ns-xyz", quiet=True)
+
+
+def test_port_forward_follows_a_replaced_scheduler_pod(operated_namespace):
+    ns = operated_namespace
+    with KubeCluster(name=unique("pfpod"), namespace=ns, n_workers=1, port_forward_cluster_ip=True, quiet=True) as cluster:
+        with Client(cluster, timeout=180) as client:
+            assert client.submit(lambda: 1).result() == 1
+            old = kr8s.objects.Pod.get(f"{cluster.name}-scheduler", namespace=ns)
+            uid = old.metadata["uid"]
+            old.delete()
+            # The operator starts a new scheduler pod; the same local port now reaches it.
+            assert submit_until_it_works(client, lambda: 2, timeout=150) == 2
+            new = kr8s.objects.Pod.get(f"{cluster.name}-scheduler", namespace=ns)
+            assert new.metadata["uid"] != uid
+            cluster.wait_for_workers(1, timeout=120)

@@ -60,11 +60,20 @@ function Action(props: IActionProps): JSX.Element {
 interface IItemProps {
   cluster: ICluster;
   selected: boolean;
+  actionError: string | null;
+  onDismissError: () => void;
   commands: CommandRegistry;
   onSelect: () => void;
 }
 
-function ClusterItem({ cluster, selected, commands, onSelect }: IItemProps): JSX.Element {
+function ClusterItem({
+  cluster,
+  selected,
+  actionError,
+  onDismissError,
+  commands,
+  onSelect
+}: IItemProps): JSX.Element {
   const stage = clusterStage(cluster);
   const args = { namespace: cluster.namespace, name: cluster.name };
   const run = (id: string, extra: { [k: string]: string } = {}) => () =>
@@ -141,6 +150,12 @@ function ClusterItem({ cluster, selected, commands, onSelect }: IItemProps): JSX
       {cluster.reason && stage !== 'running' ? (
         <div className="dk8s-Reason" data-testid="reason" role="status">
           {cluster.reason}
+        </div>
+      ) : null}
+      {actionError ? (
+        <div className="dk8s-Error dk8s-ActionError" role="alert" data-testid="action-error">
+          <span>{actionError}</span>
+          <Action icon={closeIcon} label="Dismiss" testid="dismiss-error" onClick={onDismissError} />
         </div>
       ) : null}
       <div className="dk8s-ClusterItem-stats">
@@ -228,6 +243,8 @@ export class ClusterListView extends ReactWidget {
               key={clusterKey(c)}
               cluster={c}
               selected={clusterKey(c) === model.selectedKey}
+              actionError={model.actionError(clusterKey(c))}
+              onDismissError={() => model.setActionError(clusterKey(c), null)}
               commands={this.commands}
               onSelect={() => model.select(clusterKey(c))}
             />

@@ -279,10 +279,14 @@ export function registerCommands(ctx: ICommandContext): void {
         buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Remove' })]
       });
       if (!ok.button.accept) return;
+      const key = clusterKey(cluster);
       try {
         await model.api.deleteWorkerGroup(cluster.namespace, cluster.name, group);
+        model.setActionError(key, null);
       } catch (e) {
-        Notification.error(`Could not remove worker group ${group}: ${messageOf(e)}`);
+        const message = `Could not remove worker group ${group}: ${messageOf(e)}`;
+        model.setActionError(key, message);
+        Notification.error(message, { autoClose: 8000 });
       }
     }
   });
@@ -302,11 +306,15 @@ export function registerCommands(ctx: ICommandContext): void {
         });
         if (!ok.button.accept) return;
       }
+      const key = clusterKey(cluster);
       try {
         await model.api.deleteCluster(cluster.namespace, cluster.name);
+        model.setActionError(key, null);
         model.remove(cluster.namespace, cluster.name);
       } catch (e) {
-        Notification.error(`Could not delete ${cluster.name}: ${messageOf(e)}`);
+        const message = `Could not delete ${cluster.name}: ${messageOf(e)}`;
+        model.setActionError(key, message);
+        Notification.error(message, { autoClose: 8000 });
       }
     }
   });

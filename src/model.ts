@@ -59,6 +59,20 @@ export class ClusterModel {
     return this._clusters.get(clusterKey({ namespace, name })) ?? null;
   }
 
+  /** The last failed action on a cluster, shown on its card until dismissed. */
+  actionError(key: string): string | null {
+    return this._actionErrors.get(key) ?? null;
+  }
+
+  setActionError(key: string, message: string | null): void {
+    if (message) {
+      this._actionErrors.set(key, message);
+    } else {
+      this._actionErrors.delete(key);
+    }
+    this._changed.emit();
+  }
+
   select(key: string | null): void {
     if (key === this._selected) {
       return;
@@ -147,6 +161,7 @@ export class ClusterModel {
   }
 
   private _clusters = new Map<string, ICluster>();
+  private _actionErrors = new Map<string, string>();
   private _loaded = false;
   private _error: string | null = null;
   private _selected: string | null = null;

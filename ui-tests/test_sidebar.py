@@ -248,3 +248,59 @@ def test_palette_and_context_menu_reach_every_action(lab, shot, namespace):
         lab.locator(".jp-Dialog").get_by_role("button", name="Cancel").click()
     finally:
         delete_cluster_now(name)
+
+
+def test_errors_are_shown_where_they_happen(page, lab_server, shot, namespace):
+    """With the live stream cut and the API failing, the list says so; a refused delete says
+    why in a notification and the card stays."""
+    import yaml
+
+    from conftest import open_sidebar
+    from dask_k8s_lab.specs import make_cluster_spec
+
+    name = "ui-errors"
+    manifest = make_cluster_spec(name, n_workers=0)
+    manifest["metadata"]["namespace"] = namespace
+    kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest))
+    state = {"fail_list": False}
+
+    def clusters_route(route):
+        if route.request.method == "GET" and state["fail_list"]:
+            route.fulfill(status=503, content_type="application/json",
+                          body='{"message": "Kubernetes API unavailable: connection refused"}')
+        elif route.request.method == "DELETE":
+            route.fulfill(status=403, content_type="application/json",
+                          body='{"message": "daskclusters is forbidden for this user"}')
+        else:
+            route.continue_()
+
+    page.route("**/dask-k8s/clusters**", clusters_route)
+    page.route_web_socket("**/dask-k8s/stream", lambda ws: ws.close())  # no live updates at all
+    page.set_default_timeout(30000)
+    page.goto(f"{lab_server['url']}/lab?token={lab_server['token']}&reset")
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60000)
+    open_sidebar(page)
+    try:
+        item = card(page, name)
+        # Without the stream the list still arrives by polling, and says it is not live.
+        expect(item).to_be_visible(timeout=20000)
+        expect(page.get_by_test_id("live")).to_have_attribute("data-live", "false")
+        expect(page.get_by_text("Reconnecting to live updates…")).to_be_visible()
+        # A refused delete: the reason in a notification, the card stays.
+        item.get_by_test_id("delete").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
+        expect(item.get_by_test_id("action-error")).to_contain_text(
+            f"Could not delete {name}: daskclusters is forbidden for this user"
+        )
+        expect(item).to_be_visible()
+        shot("delete-refused")
+        # The API failing: the list shows the server's message.
+        state["fail_list"] = True
+        expect(page.get_by_test_id("list-error")).to_contain_text(
+            "Kubernetes API unavailable: connection refused", timeout=20000
+        )
+        shot("list-error")
+        item.get_by_test_id("dismiss-error").click()
+        expect(item.get_by_test_id("action-error")).to_have_count(0)
+    finally:
+        delete_cluster_now(name)

@@ -60,7 +60,7 @@ def group_pods(kubectl: Kubectl, group: str) -> list[dict]:
     return pods(kubectl, f"dask.org/workergroup-name={group},dask.org/component=worker")
 
 
-def wait_phase(kubectl: Kubectl, cluster: str, phase: str = "Running", timeout: float = 120) -> dict:
+def wait_phase(kubectl: Kubectl, cluster: str, phase: str = "Running", timeout: float = 240) -> dict:
     def check():
         body = get(kubectl, "daskcluster", cluster)
         return body if body and (body.get("status") or {}).get("phase") == phase else None
@@ -69,7 +69,7 @@ def wait_phase(kubectl: Kubectl, cluster: str, phase: str = "Running", timeout: 
 
 
 def wait_ready_workers(kubectl: Kubectl, kind: str, name: str, count: int,
-                       timeout: float = 120) -> dict:
+                       timeout: float = 240) -> dict:
     def check():
         body = get(kubectl, kind, name)
         status = (body or {}).get("status") or {}

@@ -194,18 +194,22 @@ def test_broken_scheduler_is_reported_as_error_with_events(kubectl):
 
 
 def test_idle_cluster_is_deleted_and_busy_one_is_not(kubectl):
-    apply(kubectl, small_cluster("idle", workers=1, idleTimeout=5))
-    apply(kubectl, small_cluster("busy", workers=1, idleTimeout=5))
-    wait_ready_workers(kubectl, "daskcluster", "busy", 1)
+    apply(kubectl, small_cluster("busy", workers=1, idleTimeout=20))
+    wait_phase(kubectl, "busy")
     with dask_client(kubectl, "busy") as client:
-        future = client.submit(time.sleep, 25, pure=False)
-        started = time.monotonic()
-        wait_until(lambda: get(kubectl, "daskcluster", "idle") is None, 60,
+        # queued work keeps the scheduler busy even before the worker has connected
+        future = client.submit(time.sleep, 30, pure=False)
+        submitted = time.monotonic()
+        apply(kubectl, small_cluster("idle", workers=0, idleTimeout=5))
+        wait_until(lambda: get(kubectl, "daskcluster", "idle") is None, 90,
                    message="the idle cluster deleted")
-        while time.monotonic() - started < 15:
-            assert get(kubectl, "daskcluster", "busy") is not None
+        while time.monotonic() - submitted < 28:
+            assert get(kubectl, "daskcluster", "busy") is not None, "a busy cluster was deleted"
             time.sleep(1)
         future.cancel()
+    # once its work is gone the busy cluster becomes idle too, and goes after its timeout
+    wait_until(lambda: get(kubectl, "daskcluster", "busy") is None, 90,
+               message="the formerly busy cluster deleted once idle")
     assert "IdleTimeout" in event_reasons(kubectl, "DaskCluster", "idle")
 
 

@@ -14,6 +14,7 @@ import os
 import time
 from typing import Any
 
+from kr8s import ServerError
 from kr8s.asyncio.objects import Pod, Service
 
 from dask_k8s_lab.resources import (
@@ -217,41 +218,69 @@ async def _sync_default_group(cluster: DaskCluster) -> DaskWorkerGroup | None:
         return group
     if group.raw["metadata"].get("deletionTimestamp"):
         return group
-    cluster_worker = body["spec"]["worker"]
-    group_worker = group.raw["spec"]["worker"]
-    annotations = group.raw["metadata"].get("annotations") or {}
+    if _default_group_changes(body, group.raw) == ([], None, False):
+        return group
+    # something to change: decide again on fresh reads (the store may be a moment behind, and a
+    # stale replica count would undo a scale), then write with resourceVersion preconditions
+    fresh_cluster = await kube.fetch(DaskCluster, name, namespace, cached=False)
+    fresh_group = await kube.fetch(DaskWorkerGroup, group.name, namespace, cached=False)
+    if fresh_cluster is None or fresh_group is None:
+        return fresh_group
+    ops, cluster_replicas, spec_changed = _default_group_changes(fresh_cluster.raw,
+                                                                 fresh_group.raw)
+    if spec_changed:
+        await events.post(body, "WorkerSpecChanged",
+                          f"worker spec changed; rolling the workers of {group.name}")
+    try:
+        if cluster_replicas is not None:
+            # the group was scaled directly (kubectl scale daskworkergroup, an autoscaler); the
+            # cluster is written first so that an interruption cannot make the old count win
+            await fresh_cluster.patch({
+                "metadata": {"resourceVersion": fresh_cluster.raw["metadata"]["resourceVersion"]},
+                "spec": {"worker": {"replicas": cluster_replicas}}})
+        if ops:
+            rv = fresh_group.raw["metadata"]["resourceVersion"]
+            await fresh_group.patch(
+                [{"op": "test", "path": "/metadata/resourceVersion", "value": rv}, *ops],
+                type="json")
+    except ServerError as exc:
+        if kube.status_code(exc) not in (409, 422):
+            raise
+        # changed under our feet: the watch event for that change reconciles again
+        logger.info("default group of %s/%s changed concurrently; retrying", namespace, name)
+    return fresh_group
+
+
+def _default_group_changes(cluster: dict[str, Any], group: dict[str, Any]
+                           ) -> tuple[list[dict[str, Any]], int | None, bool]:
+    """What keeps the default group in step with ``spec.worker`` of its cluster.
+
+    Returns (JSON-patch ops for the group, new cluster replica count or None, whether the worker
+    spec itself changed).
+    """
+    cluster_worker = cluster["spec"]["worker"]
+    group_worker = group["spec"]["worker"]
+    annotations = group["metadata"].get("annotations") or {}
     synced_raw = annotations.get(builders.SYNCED_REPLICAS_ANNOTATION)
     synced = int(synced_raw) if synced_raw is not None else None
     replicas = planning.sync_replicas(
-        int(cluster_worker.get("replicas", 1)), int(group_worker.get("replicas", 1)), synced
-    )
+        int(cluster_worker.get("replicas", 1)), int(group_worker.get("replicas", 1)), synced)
     ops: list[dict[str, Any]] = []
     new_worker = {**builders.worker_spec_without_replicas(cluster_worker), "replicas": replicas}
+    spec_changed = builders.worker_spec_without_replicas(cluster_worker) != (
+        builders.worker_spec_without_replicas(group_worker))
     if new_worker != group_worker:
         ops.append({"op": "replace", "path": "/spec/worker", "value": new_worker})
-        if builders.worker_spec_without_replicas(cluster_worker) != (
-            builders.worker_spec_without_replicas(group_worker)
-        ):
-            await events.post(body, "WorkerSpecChanged",
-                              f"worker spec changed; rolling the workers of {group.name}")
     if synced != replicas:
-        key = builders.SYNCED_REPLICAS_ANNOTATION.replace("/", "~1")
         if annotations:
+            key = builders.SYNCED_REPLICAS_ANNOTATION.replace("/", "~1")
             ops.append({"op": "add", "path": f"/metadata/annotations/{key}",
                         "value": str(replicas)})
         else:
             ops.append({"op": "add", "path": "/metadata/annotations",
                         "value": {builders.SYNCED_REPLICAS_ANNOTATION: str(replicas)}})
-    if ops:
-        # only if the group is still what we decided on (the store may be a moment behind)
-        rv = group.raw["metadata"]["resourceVersion"]
-        await group.patch([{"op": "test", "path": "/metadata/resourceVersion", "value": rv},
-                           *ops], type="json")
-    if int(cluster_worker.get("replicas", 1)) != replicas:
-        # the group was scaled directly (kubectl scale daskworkergroup, an autoscaler)
-        await cluster.patch({"metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
-                             "spec": {"worker": {"replicas": replicas}}})
-    return group
+    cluster_replicas = replicas if int(cluster_worker.get("replicas", 1)) != replicas else None
+    return ops, cluster_replicas, spec_changed
 
 
 async def _check_idle(cluster: DaskCluster, service: Any, scheduler: Any) -> float:

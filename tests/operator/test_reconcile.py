@@ -222,3 +222,43 @@ async def test_workers_that_cannot_start_are_reported_on_the_group_and_cluster(m
     assert {("DaskWorkerGroup", "WorkersFailing", True),
             ("DaskCluster", "WorkersFailing", True)} <= kinds
     assert "ImagePullBackOff" in posted[-1][3]
+
+
+def _cluster_and_group(cluster_replicas: int, group_replicas: int, synced: int | None):
+    cluster = yaml.safe_load((MANIFESTS / "cluster.yaml").read_text())
+    cluster["metadata"].update(namespace="ns", uid="c")
+    group = builders.build_default_worker_group(cluster)
+    cluster["spec"]["worker"]["replicas"] = cluster_replicas
+    group["spec"]["worker"]["replicas"] = group_replicas
+    if synced is None:
+        del group["metadata"]["annotations"][builders.SYNCED_REPLICAS_ANNOTATION]
+    else:
+        group["metadata"]["annotations"][builders.SYNCED_REPLICAS_ANNOTATION] = str(synced)
+    return cluster, group
+
+
+def test_default_group_in_step_needs_nothing():
+    assert reconcile._default_group_changes(*_cluster_and_group(2, 2, 2)) == ([], None, False)
+
+
+def test_scaling_the_cluster_scales_its_default_group():
+    ops, cluster_replicas, spec_changed = reconcile._default_group_changes(
+        *_cluster_and_group(5, 2, 2))
+    assert cluster_replicas is None and not spec_changed
+    assert ops[0]["path"] == "/spec/worker" and ops[0]["value"]["replicas"] == 5
+    assert ops[1]["value"] == "5"
+
+
+def test_scaling_the_default_group_is_written_back_to_the_cluster():
+    ops, cluster_replicas, _ = reconcile._default_group_changes(*_cluster_and_group(2, 4, 2))
+    assert cluster_replicas == 4
+    assert [op["path"] for op in ops] == [
+        "/metadata/annotations/kubernetes.dask.org~1synced-replicas"]
+
+
+def test_a_worker_spec_change_is_copied_to_the_default_group():
+    cluster, group = _cluster_and_group(2, 2, 2)
+    cluster["spec"]["worker"]["spec"]["containers"][0]["image"] = "dask/dask:new"
+    ops, cluster_replicas, spec_changed = reconcile._default_group_changes(cluster, group)
+    assert spec_changed and cluster_replicas is None
+    assert ops[0]["value"]["spec"]["containers"][0]["image"] == "dask/dask:new"

@@ -11,10 +11,13 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx_ws
+from kr8s._exceptions import ConnectionClosedError
 from kr8s.asyncio.portforward import PortForward
 
 logger = logging.getLogger(__name__)
@@ -124,12 +127,54 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+#: Websocket attempts per client connection before it is closed (the client then reconnects).
+WEBSOCKET_ATTEMPTS = 6
+
+
 class _TrackedPortForward(PortForward):
-    """kr8s PortForward that remembers its open client connections so they can be dropped."""
+    """kr8s PortForward that remembers its open client connections so they can be dropped, and
+    whose websocket retries are bounded and back off (re-selecting a ready pod each time)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.writers: set[asyncio.StreamWriter] = set()
+        self.websocket_failures = 0
+
+    @contextlib.asynccontextmanager
+    async def _connect_websocket(self):  # type: ignore[override]
+        last_error: Exception | None = None
+        for attempt in range(WEBSOCKET_ATTEMPTS):
+            if self.pod is None:
+                self.pod = await self._select_pod()
+            pod = self.pod
+            opener = pod.api.open_websocket(
+                version=pod.version,
+                url=f"{pod.endpoint}/{pod.name}/portforward",
+                namespace=pod.namespace,
+                params={
+                    "name": pod.name,
+                    "namespace": pod.namespace,
+                    "ports": f"{self.remote_port}",
+                    "_preload_content": "false",
+                },
+            )
+            try:
+                websocket = await opener.__aenter__()
+            except httpx_ws.HTTPXWSException as e:
+                self.websocket_failures += 1
+                self.pod = None  # the pod may have been replaced: pick a ready one next time
+                last_error = e
+                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+                continue
+            try:
+                yield websocket
+            except BaseException:
+                if not await opener.__aexit__(*sys.exc_info()):
+                    raise
+            else:
+                await opener.__aexit__(None, None, None)
+            return
+        raise ConnectionClosedError(f"no websocket to a ready pod after {WEBSOCKET_ATTEMPTS} attempts") from last_error
 
     async def _sync_sockets(self, reader, writer) -> None:  # type: ignore[override]
         self.writers.add(writer)

@@ -207,3 +207,43 @@ async def test_a_failing_connection_is_closed_quietly_and_the_forward_keeps_serv
         assert "Unhandled exception" not in caplog.text
     finally:
         await forwarder.stop()
+
+
+async def test_websocket_retries_are_bounded_and_reselect_the_pod():
+    import httpx_ws
+
+    class RefusingApi(FakeApi):
+        def __init__(self, failures):
+            super().__init__()
+            self.failures = failures
+
+        @contextlib.asynccontextmanager
+        async def open_websocket(self, **kwargs):
+            self.websockets += 1
+            if self.websockets <= self.failures:
+                raise httpx_ws.HTTPXWSException("upgrade refused")
+            yield FakeWebSocket()
+
+    pod = fake_pod()
+    pod.api = RefusingApi(failures=2)
+    forwarder = PortForwarder(pod, 8786)
+    port = await forwarder.start()
+    try:
+        assert await roundtrip(port, b"late") == b"LATE"  # succeeded on the third attempt
+        assert forwarder._forward.websocket_failures == 2
+    finally:
+        await forwarder.stop()
+
+    pod = fake_pod()
+    pod.api = RefusingApi(failures=10**6)
+    forwarder = PortForwarder(pod, 8786)
+    port = await forwarder.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # gave up and closed, no busy loop
+        writer.close()
+        from dask_k8s_lab.networking import WEBSOCKET_ATTEMPTS
+
+        assert pod.api.websockets == WEBSOCKET_ATTEMPTS
+    finally:
+        await forwarder.stop()

@@ -74,11 +74,16 @@ async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool 
     if _last_posted.get(key) == (reason, message):
         return
     _last_posted[key] = (reason, message)
-    try:
-        event = Event(build_event(obj, type_, reason, message), api=await kube.api())
-        await event.create()
-    except Exception as exc:  # events are best effort: never fail a reconcile over one
-        logger.warning("could not post event %s on %s: %s", reason, meta["name"], exc)
+    for attempt in (1, 2):  # one retry for a transient failure (a dropped connection)
+        try:
+            event = Event(build_event(obj, type_, reason, message), api=await kube.api())
+            await event.create()
+            return
+        except Exception as exc:  # events are best effort: never fail a reconcile over one
+            if attempt == 2 or kube.is_rejection(exc):
+                logger.warning("could not post event %s on %s: %s", reason, meta["name"],
+                               kube.api_error_message(exc))
+                return
 
 
 def forget(uid: str | None) -> None:

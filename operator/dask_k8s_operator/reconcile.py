@@ -534,14 +534,14 @@ async def reconcile_job(namespace: str, name: str) -> float:
         except Exception as exc:
             await _creation_failed(job, "DaskCluster", exc)
             return RESYNC
-        await events.post(body, "ClusterCreated", f"created DaskCluster {name}")
     elif not builders.is_owned_by(cluster.raw, body):
         message = f"a DaskCluster named {name} already exists and does not belong to this job"
         await _set_status(job, {"jobStatus": "Failed", "endTime": now_iso(), "message": message})
         await events.post(body, "ClusterConflict", message, warning=True)
         return GONE
-    if state == "JobCreated":
+    if state == "JobCreated":  # (also when a lost response hid that the creation succeeded)
         await _set_status(job, {"jobStatus": "ClusterCreated", "clusterName": name})
+        await events.post(body, "ClusterCreated", f"created DaskCluster {name}")
         state = "ClusterCreated"
 
     runner = await kube.fetch(Pod, job_runner_name(name), namespace)
@@ -560,6 +560,7 @@ async def reconcile_job(namespace: str, name: str) -> float:
         except Exception as exc:
             await _creation_failed(job, "runner pod", exc)
             return RESYNC
+    if not status.get("jobRunnerPodName"):
         await _set_status(job, {"jobRunnerPodName": runner.name})
         await events.post(body, "RunnerCreated", f"created runner pod {runner.name}")
 

@@ -36,6 +36,7 @@ CONTROLLERS = [
     "pod-garbage-collector-controller",
     "node-lifecycle-controller",
     "disruption-controller",
+    "clusterrole-aggregation-controller",
 ]
 # Started in this order, stopped in reverse.
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "node-agent"]

@@ -1,10 +1,12 @@
-"""Host networking of the local cluster: a bridge for pods, one network namespace per pod,
-whose host side also holds the Service ClusterIPs. Touches no netfilter rules.
+"""Host networking of the local cluster: a bridge for pods and one network namespace per pod.
+Touches no netfilter rules.
 
 Pods reach each other on the bridge, and reach the host (the API server, ClusterIPs, which the
-node agent proxies in user space) through their default route to the bridge address. Packets
-to the service range that no Service holds are refused by an `unreachable` route, so nothing
-meant for the cluster ever leaves the machine.
+node agent proxies in user space) through their default route to the bridge address. The whole
+service range is one `local` route on the bridge: every ClusterIP is an address of this host
+that the agent can listen on, without adding an address per Service (address changes make
+browsers on this machine drop their connections), and nothing meant for the service range
+ever leaves the machine: an address no Service listens on refuses connections.
 """
 
 from __future__ import annotations
@@ -25,13 +27,22 @@ def _ip(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.
 
 
 def setup_host() -> None:
-    """Create the pod bridge (idempotent). ClusterIPs are /32 addresses on the bridge too, so
-    deleting the bridge takes them all away."""
+    """Create the pod bridge and the service-range route (idempotent); deleting the bridge
+    takes the route away too."""
     if _ip("link", "show", settings.BRIDGE, check=False).returncode != 0:
         _ip("link", "add", settings.BRIDGE, "type", "bridge")
+        _no_ipv6(settings.BRIDGE)
         _ip("addr", "add", f"{settings.NODE_IP}/{settings.POD_PREFIX_LEN}", "dev", settings.BRIDGE)
     _ip("link", "set", settings.BRIDGE, "up")
-    _ip("route", "replace", "unreachable", settings.SERVICE_CIDR)
+    _ip("route", "replace", "local", settings.SERVICE_CIDR, "dev", settings.BRIDGE)
+
+
+def _no_ipv6(link: str) -> None:
+    """No IPv6 link-local address on host-side links: each one would be an address change that
+    makes browsers on this machine abort requests (ERR_NETWORK_CHANGED)."""
+    path = Path(f"/proc/sys/net/ipv6/conf/{link}/disable_ipv6")
+    if path.exists():
+        path.write_text("1")
 
 
 def teardown_host() -> list[str]:
@@ -47,8 +58,9 @@ def teardown_host() -> list[str]:
         if link.startswith(settings.NAME_PREFIX):
             _ip("link", "delete", link, check=False)
             removed.append(f"link {link}")
-    if _ip("route", "del", "unreachable", settings.SERVICE_CIDR, check=False).returncode == 0:
-        removed.append(f"route unreachable {settings.SERVICE_CIDR}")
+    if settings.SERVICE_CIDR in _ip("route", "show", "table", "local", check=False).stdout:
+        _ip("route", "del", "local", settings.SERVICE_CIDR, "table", "local", check=False)
+        removed.append(f"route local {settings.SERVICE_CIDR}")
     if NETNS_ETC.exists():
         for path in NETNS_ETC.glob(f"{settings.NAME_PREFIX}-*"):
             shutil.rmtree(path, ignore_errors=True)
@@ -71,9 +83,8 @@ def leftovers() -> list[str]:
     """What of this project is still on the machine's network (empty after `down`)."""
     found = [f"netns {ns}" for ns in list_pod_netns()]
     found += [f"link {link}" for link in _links() if link.startswith(settings.NAME_PREFIX)]
-    routes = _ip("route", "show", "type", "unreachable", check=False).stdout
-    if settings.SERVICE_CIDR in routes:
-        found.append(f"route unreachable {settings.SERVICE_CIDR}")
+    if settings.SERVICE_CIDR in _ip("route", "show", "table", "local", check=False).stdout:
+        found.append(f"route local {settings.SERVICE_CIDR}")
     if NETNS_ETC.exists():
         found += [str(p) for p in NETNS_ETC.glob(f"{settings.NAME_PREFIX}-*")]
     return found
@@ -100,6 +111,7 @@ def create_pod_netns(pod_uid: str, ip: str, hosts: str, search: list[str]) -> st
     (etc / "resolv.conf").write_text(f"nameserver 127.0.0.1\nsearch {' '.join(search)}\noptions ndots:5 attempts:1 timeout:1\n")
     _ip("netns", "add", ns)
     _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    _no_ipv6(veth)
     _ip("link", "set", veth, "master", settings.BRIDGE, "up")
     _ip("-n", ns, "-batch", "-", stdin="\n".join([
         f"addr add {ip}/{settings.POD_PREFIX_LEN} dev eth0",
@@ -129,14 +141,6 @@ def update_hosts(pod_uid: str, hosts: str) -> None:
             f.seek(0)
             f.write(hosts)
             f.truncate()
-
-
-def add_service_ip(ip: str) -> None:
-    _ip("addr", "replace", f"{ip}/32", "dev", settings.BRIDGE)
-
-
-def remove_service_ip(ip: str) -> None:
-    _ip("addr", "del", f"{ip}/32", "dev", settings.BRIDGE, check=False)
 
 
 class PodIPs:

@@ -9,7 +9,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .. import network, settings
+from .. import settings
 from .kube import Kube
 
 log = logging.getLogger(__name__)
@@ -155,15 +155,10 @@ class ServiceProxy:
                     wanted[(settings.NODE_IP, port["nodePort"])] = (view, port)
         self.routes = wanted
         for key in [k for k in self.listeners if k not in wanted]:
-            server = self.listeners.pop(key)
-            server.close()
-            if key[0] != settings.NODE_IP and not any(k[0] == key[0] for k in wanted):
-                await asyncio.to_thread(network.remove_service_ip, key[0])
+            self.listeners.pop(key).close()
         for key in wanted:
             if key not in self.listeners:
                 ip, port = key
-                if ip != settings.NODE_IP:
-                    await asyncio.to_thread(network.add_service_ip, ip)
                 try:
                     self.listeners[key] = await asyncio.start_server(
                         lambda r, w, key=key: self._connect(key, r, w), ip, port, reuse_address=True)

@@ -9,7 +9,9 @@ Measured in one run, on this machine:
   ``phase: Running`` and ``readyReplicas == workers`` (the operator counts a worker ready only
   once the scheduler knows it). Printed as a ratio to the baseline;
 - the operator's CPU seconds and kr8s API requests per cluster, read from its /healthz payload
-  (the ``stats`` probe) before and after. kopf's long-lived watch streams are not counted.
+  (the ``stats`` probe) before and after (the after-value includes 10 s of settling, as kopf
+  refreshes probes every 10 s). Requests are those made in the bench's namespace; kopf's
+  long-lived watch streams are not counted.
 
 Needs the local Kubernetes up with the operator installed (``dask-k8s-lab local-k8s up``).
 """
@@ -101,6 +103,9 @@ async def bare(clusters: int, workers: int) -> float:
 
 
 async def operator_stats() -> dict:
+    """The operator's stats probe. kopf recomputes probes at most every 10 s, so wait that long
+    since the last read to get a fresh value."""
+    await asyncio.sleep(10.5)
     pods = [p async for p in kr8s.asyncio.get(
         "pods", namespace="dask-operator",
         label_selector={"app.kubernetes.io/instance": "dask-k8s-operator"})]

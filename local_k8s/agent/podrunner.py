@@ -401,8 +401,10 @@ class PodRunner:
         return {
             "PATH": path, "HOME": str(home), "HOSTNAME": self.name, "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
-            "KUBERNETES_SERVICE_HOST": settings.KUBERNETES_SERVICE_IP, "KUBERNETES_SERVICE_PORT": "443",
-            "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+            # In-cluster clients go straight to the API server rather than through the
+            # `kubernetes` Service's ClusterIP: long watches then skip the user-space proxy.
+            "KUBERNETES_SERVICE_HOST": settings.NODE_IP, "KUBERNETES_SERVICE_PORT": str(settings.Ports().apiserver),
+            "KUBERNETES_SERVICE_PORT_HTTPS": str(settings.Ports().apiserver),
         }
 
     async def _fetch_env_sources(self, spec: dict[str, Any]) -> None:

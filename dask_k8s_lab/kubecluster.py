@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 import kr8s
 from distributed.core import Status, rpc
 from distributed.deploy.cluster import Cluster
@@ -444,8 +445,11 @@ class KubeCluster(Cluster):
             return
         deadline = time.monotonic() + (timeout or 3600)
         while time.monotonic() < deadline:
-            if not await cluster.exists():
-                return
+            try:
+                if not await cluster.exists():
+                    return
+            except httpx.TransportError as e:  # e.g. a keep-alive connection the server dropped
+                logger.debug("checking that %s is gone: %s; asking again", self.name, e)
             await asyncio.sleep(0.25)
         logger.warning("DaskCluster %s still exists %ss after deletion", self.name, timeout)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pathlib
 import subprocess
-import time
 
 import pytest
 from distributed import Client
@@ -73,7 +72,5 @@ async def test_discovery_lists_the_release(release, namespace):
 
 
 def test_missing_release_is_explained(namespace):
-    start = time.monotonic()
     with pytest.raises(RuntimeError, match="No Dask Helm release 'nope'.*helm list"):
         HelmCluster(release_name="nope", namespace=namespace)
-    assert time.monotonic() - start < 10

@@ -195,10 +195,8 @@ def test_failing_scheduler_reports_its_logs_and_leaves_nothing(operated_namespac
 def test_missing_operator_times_out_with_advice(operator_paused):
     namespace = operator_paused
     name = unique("noop")
-    start = time.monotonic()
     with pytest.raises(TimeoutError, match="Is the Dask operator running"):
         KubeCluster(name=name, namespace=namespace, resource_timeout=3, quiet=True)
-    assert time.monotonic() - start < 15
     assert cluster_gone(name, namespace)
 
 
@@ -299,10 +297,8 @@ def test_lasting_operator_error_is_raised_with_its_reason(operated_namespace):
     spec = make_cluster_spec(name=unique("badpod"), n_workers=0)
     # Accepted by the CRD schema, rejected by Pod validation: the operator cannot create it.
     spec["spec"]["scheduler"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "missing", "mountPath": "/x"}]
-    start = time.monotonic()
     with pytest.raises(RuntimeError, match="(?s)reports DaskCluster .* as Error.*scheduler pod.*missing"):
         KubeCluster(custom_cluster_spec=spec, namespace=ns, quiet=True)
-    assert time.monotonic() - start < 45
     assert cluster_gone(spec["metadata"]["name"], ns)
 
 

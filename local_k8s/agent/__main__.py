@@ -26,7 +26,8 @@ async def serve(state_dir: Path) -> None:
     proxy = ServiceProxy(kube, lambda: pods.refresh_hosts() if pods else None)
     ctx = NodeContext(kube=kube, root=layout.pods, ips=network.PodIPs(), hosts_for=proxy.hosts_for,
                       mountpoints=mountpoints.add)
-    pods = PodManager(ctx)
+    scheduler = Scheduler(kube)
+    pods = PodManager(ctx, on_event=scheduler.pod_on_node)
     api = KubeletApi(pods)
     await api.start(settings.NODE_IP, layout.ports.kubelet, layout.pki / "kubelet.crt", layout.pki / "kubelet.key")
     await node.register(kube, layout.ports.kubelet)
@@ -36,7 +37,7 @@ async def serve(state_dir: Path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     tasks = [asyncio.create_task(t) for t in (
-        node.heartbeat(kube, layout.ports.kubelet), Scheduler(kube).run(), proxy.run(), pods.run())]
+        node.heartbeat(kube, layout.ports.kubelet), scheduler.run(), proxy.run(), pods.run())]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     for task in done:

@@ -3,6 +3,7 @@ command line with `$(VAR)` expansion. No I/O here, so they are cheap to test."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -76,8 +77,6 @@ def resource_value(container: Mapping[str, Any], resource: str, divisor: str | N
         raw = "0"
     value = parse_quantity(raw)
     div = parse_quantity(divisor) if divisor else 1
-    import math
-
     return str(max(1, math.ceil(value / div)) if value else 0)
 
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import network, settings
-from .kube import Kube
 from .podrunner import NodeContext, PodRunner
 
 log = logging.getLogger(__name__)
 
 
 class PodManager:
-    def __init__(self, ctx: NodeContext) -> None:
+    def __init__(self, ctx: NodeContext, on_event: Callable[[str, dict], None] = lambda kind, pod: None) -> None:
         self.ctx = ctx
+        self.on_event = on_event  # others that follow this node's pods (the scheduler) share this watch
         self.runners: dict[str, PodRunner] = {}
         self.tasks: dict[str, asyncio.Task] = {}
 
@@ -29,6 +30,7 @@ class PodManager:
     async def run(self) -> None:
         path = "/api/v1/pods"
         async for kind, pod in self.ctx.kube.watch(path, fieldSelector=f"spec.nodeName={settings.NODE_NAME}"):
+            self.on_event(kind, pod)
             uid = pod["metadata"]["uid"]
             runner = self.runners.get(uid)
             if kind == "DELETED":

@@ -74,7 +74,7 @@ class Scheduler:
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        await asyncio.gather(self._watch_unbound(), self._watch_bound(), self._bind_loop())
+        await asyncio.gather(self._watch_unbound(), self._bind_loop())
 
     async def _watch_unbound(self) -> None:
         async for kind, pod in self.kube.watch("/api/v1/pods", fieldSelector="spec.nodeName="):
@@ -85,15 +85,15 @@ class Scheduler:
                 self.pending[uid] = pod
                 self._wake.set()
 
-    async def _watch_bound(self) -> None:
-        # Requests of pods already on the node count against what it can allocate.
-        async for kind, pod in self.kube.watch("/api/v1/pods", fieldSelector=f"spec.nodeName={settings.NODE_NAME}"):
-            uid = pod["metadata"]["uid"]
-            if kind == "DELETED" or not is_active(pod):
-                if self.bound.pop(uid, None) is not None:
-                    self._wake.set()
-            else:
-                self.bound[uid] = pod
+    def pod_on_node(self, kind: str, pod: dict) -> None:
+        """Fed by the pod manager's watch of this node's pods: their requests count against
+        what the node can allocate, and a pod that goes may make room for a pending one."""
+        uid = pod["metadata"]["uid"]
+        if kind == "DELETED" or not is_active(pod):
+            if self.bound.pop(uid, None) is not None:
+                self._wake.set()
+        else:
+            self.bound[uid] = pod
 
     async def _bind_loop(self) -> None:
         reported: dict[str, str] = {}

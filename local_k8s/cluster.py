@@ -245,11 +245,8 @@ class LocalCluster:
         self._wait("node-agent", self._node_ready, proc, timeout)
 
     def _install_operator(self) -> None:
-        try:
-            from dask_k8s_operator import install
-        except ImportError:
-            self.console.print("[yellow]operator package not available; skipped[/]")
-            return
+        from dask_k8s_operator import install  # same distribution; imported late to keep `down` light
+
         install.install({**os.environ, **self.env()})
 
     # ---- down ----------------------------------------------------------------------------

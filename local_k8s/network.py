@@ -27,13 +27,14 @@ def _ip(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.
 
 
 def setup_host() -> None:
-    """Create the pod bridge and the service-range route (idempotent); deleting the bridge
-    takes the route away too."""
+    """Create the pod bridge with its fixed MAC (see settings.BRIDGE_MAC) and the service-range
+    route (idempotent); deleting the bridge takes the route away too."""
     if _ip("link", "show", settings.BRIDGE, check=False).returncode != 0:
         _ip("link", "add", settings.BRIDGE, "type", "bridge")
         _no_ipv6(settings.BRIDGE)
         _ip("addr", "add", f"{settings.NODE_IP}/{settings.POD_PREFIX_LEN}", "dev", settings.BRIDGE)
-    _ip("link", "set", settings.BRIDGE, "up")
+    # set on every start, so a bridge made before this setting existed gets it too
+    _ip("link", "set", settings.BRIDGE, "address", settings.BRIDGE_MAC, "up")
     _ip("route", "replace", "local", settings.SERVICE_CIDR, "dev", settings.BRIDGE)
 
 

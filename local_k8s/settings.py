@@ -24,6 +24,11 @@ CLUSTER_DOMAIN = "cluster.local"
 # Every link, namespace and chain this project makes starts with this, so `down` can find them.
 NAME_PREFIX = "dkl"
 BRIDGE = "dkl0"
+# A fixed, locally administered address for the bridge. Left alone, a Linux bridge takes the
+# lowest MAC of its ports, so a pod's veth coming or going would change the gateway's MAC under
+# every other pod: their cached ARP entry goes dead and their connections to the API server
+# hang until it is re-learnt (up to minutes with TCP's SYN back-off).
+BRIDGE_MAC = "02:64:6b:6c:00:01"
 
 GO_MODULES = Path(__file__).parent / "gomod"
 

@@ -273,7 +273,7 @@ def test_unschedulable_scheduler_times_out_with_the_reason(operated_namespace):
     ns = operated_namespace
     name = unique("huge")
     with pytest.raises(TimeoutError, match="(?s)still 'Pending'.*Unschedulable.*Insufficient memory"):
-        KubeCluster(name=name, namespace=ns, resources={"requests": {"memory": "100Ti"}}, resource_timeout=8, quiet=True)
+        KubeCluster(name=name, namespace=ns, resources={"requests": {"memory": "100Ti"}}, resource_timeout=15, quiet=True)
     assert cluster_gone(name, ns)
 
 

@@ -163,3 +163,40 @@ def test_unrunnable_containers_report_why(kubectl: Kubectl) -> None:
     assert "Insufficient cpu" in scheduled("huge")["message"]
     events = kubectl("get", "events", "--field-selector", "involvedObject.name=huge")
     assert "FailedScheduling" in events
+
+
+def test_pods_keep_the_gateway_mac_when_other_pods_come_and_go(kubectl: Kubectl) -> None:
+    """A Linux bridge left alone takes its lowest port's MAC; a pod joining with a lower one, or
+    leaving, would then change the gateway MAC under every other pod and cut their connections
+    to the API server until ARP is re-learnt."""
+    from local_k8s import network, settings
+
+    for name in ("stay", "churn"):
+        kubectl("run", name, "--image=python", "--restart=Never", "--command", "--", "sleep", "600")
+    wait_until(lambda: len(ready_pods(kubectl, "run in (stay,churn)")) == 2, message="2 running pods")
+    uids = {p["metadata"]["name"]: p["metadata"]["uid"] for p in ready_pods(kubectl, "run in (stay,churn)")}
+    stay_ns = network.netns_name(uids["stay"])
+
+    def gateway_mac_seen_by_stay() -> str:
+        # a connection to the node refreshes the pod's ARP entry for its gateway
+        subprocess.run(["ip", "netns", "exec", stay_ns, "python", "-c",
+                        f"import socket; socket.create_connection(('{settings.NODE_IP}', 6443), 5).close()"],
+                       check=True, timeout=30)
+        out = subprocess.run(["ip", "-n", stay_ns, "neigh", "show", settings.NODE_IP],
+                             capture_output=True, text=True, check=True).stdout
+        return out.split("lladdr")[1].split()[0]
+
+    def bridge_mac() -> str:
+        return open(f"/sys/class/net/{settings.BRIDGE}/address").read().strip()
+
+    before = gateway_mac_seen_by_stay()
+    assert before == bridge_mac() == settings.BRIDGE_MAC
+    # the churning pod's host-side link gets a MAC lower than any other, then the pod goes
+    subprocess.run(["ip", "link", "set", network._host_veth(uids["churn"]), "address", "02:00:00:00:00:01"],
+                   check=True)
+    assert bridge_mac() == settings.BRIDGE_MAC
+    kubectl("delete", "pod", "churn", "--grace-period=1")
+    assert bridge_mac() == settings.BRIDGE_MAC
+    out = subprocess.run(["ip", "-n", stay_ns, "neigh", "show", settings.NODE_IP],
+                         capture_output=True, text=True, check=True).stdout
+    assert before in out, f"stay's cached gateway MAC went stale: {out!r}"

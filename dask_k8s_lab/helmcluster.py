@@ -7,20 +7,19 @@ suffixes (``scheduler_name`` / ``worker_name``). Connection works as for KubeClu
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from distributed.core import Status, rpc
-from distributed.deploy.cluster import Cluster
 from distributed.utils import Log, Logs, NoOpAwaitable, format_dashboard_link
 from kr8s.asyncio.objects import Deployment, Pod, Service
 
 from . import config
 from .auth import ClusterAuth, current_namespace, resolve_api
-from .networking import Endpoint, connect_scheduler, list_node_addresses, wait_for_scheduler
+from .lifecycle import KubernetesCluster
+from .networking import connect_scheduler, list_node_addresses, wait_for_scheduler
 from .validation import ValidationError, validate_count, validate_namespace, validate_optional_bool, validate_port
 
 logger = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ def find_deployment(deployments: Sequence[dict[str, Any]], suffix: str) -> str |
     return None
 
 
-class HelmCluster(Cluster):
+class HelmCluster(KubernetesCluster):
     """Connect to a Dask cluster deployed by the Dask Helm chart.
 
     Parameters
@@ -96,38 +95,14 @@ class HelmCluster(Cluster):
         self._label_key = RELEASE_LABELS[0]
         self._scheduler_deployment = ""
         self._worker_deployment = ""
-        self.comm_endpoint: Endpoint | None = None
-        self.dashboard_endpoint: Endpoint | None = None
-        self._start_lock: asyncio.Lock | None = None
         super().__init__(asynchronous=asynchronous, loop=loop, quiet=quiet, name=name or release_name, **kwargs)
         if not self.asynchronous:
             self._loop_runner.start()
             self.sync(self._start)
 
-    def __await__(self):
-        async def _():
-            await self._start()
-            return self
-
-        return _().__await__()
-
-    async def _start(self) -> None:
-        if self._start_lock is None:
-            self._start_lock = asyncio.Lock()
-        async with self._start_lock:
-            if self.status != Status.created:
-                return
-            self.status = Status.starting
-            try:
-                await self._connect()
-                await super()._start()
-            except BaseException:
-                await self._stop_networking()
-                if self.scheduler_comm is not None:
-                    with contextlib.suppress(Exception):
-                        await self.scheduler_comm.close_rpc()
-                self.status = Status.closed
-                raise
+    async def _start_resources(self) -> None:
+        await self._connect()
+        await self._connect_scheduler()
 
     async def _connect(self) -> None:
         self._api = await resolve_api(self._auth, self.namespace)
@@ -166,11 +141,6 @@ class HelmCluster(Cluster):
             config.get("resource-timeout"),
             f"Helm release {self.release_name!r}",
         )
-
-    async def _stop_networking(self) -> None:
-        for endpoint in (self.comm_endpoint, self.dashboard_endpoint):
-            if endpoint is not None and endpoint.forwarder is not None:
-                await endpoint.forwarder.stop()
 
     def close(self, timeout: float | None = None) -> Any:
         """Disconnect. The release keeps running; remove it with ``helm uninstall``."""

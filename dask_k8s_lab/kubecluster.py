@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import kr8s
 from distributed.core import Status, rpc
-from distributed.deploy.cluster import Cluster
 from distributed.objects import SchedulerInfo
 from distributed.utils import Log, Logs, NoOpAwaitable, format_dashboard_link
 from kr8s.asyncio.objects import Pod, Service
@@ -28,7 +27,8 @@ from kr8s.asyncio.objects import Pod, Service
 from . import config
 from .auth import ClusterAuth, current_namespace, resolve_api
 from .kube import ensure_crds, fetch, forbidden_hint, list_raw, pod_log_tail, status_code
-from .networking import Endpoint, connect_scheduler, list_node_addresses, wait_for_scheduler
+from .lifecycle import KubernetesCluster
+from .networking import connect_scheduler, list_node_addresses, wait_for_scheduler
 from .options import KubeClusterOptions
 from .progress import (
     ComponentState,
@@ -77,7 +77,7 @@ class SchedulerStartupError(RuntimeError):
     """The scheduler pod failed to start; the message carries its last log lines."""
 
 
-class KubeCluster(Cluster):
+class KubeCluster(KubernetesCluster):
     """Launch or attach to a Dask cluster on Kubernetes, run by the Dask operator.
 
     All arguments are keyword-only; unset ones come from the ``kubernetes.*`` Dask config.
@@ -156,14 +156,11 @@ class KubeCluster(Cluster):
         self.namespace: str | None = self._options.namespace
         self.shutdown_on_close: bool | None = self._options.shutdown_on_close
         self.created = False  # True once this object has created the DaskCluster
-        self.comm_endpoint: Endpoint | None = None
-        self.dashboard_endpoint: Endpoint | None = None
         self._worker_spec: dict[str, Any] | None = None  # the cluster's default worker section
         self.jupyter = self._options.jupyter  # updated from the scheduler args once attached
         self._components: list[ComponentState] = []
         self._log_cache: dict[tuple[str, int], str] = {}
         self._watch_task: asyncio.Task | None = None
-        self._start_lock: asyncio.Lock | None = None
         self._display: StartupDisplay | None = None
         super().__init__(asynchronous=asynchronous, loop=loop, quiet=quiet, name=self._options.name, **kwargs)
         KubeCluster._instances.add(self)
@@ -173,38 +170,20 @@ class KubeCluster(Cluster):
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __await__(self):
-        async def _():
-            await self._start()
-            return self
-
-        return _().__await__()
-
-    async def _start(self) -> None:
-        if self._start_lock is None:
-            self._start_lock = asyncio.Lock()
-        async with self._start_lock:
-            if self.status != Status.created:
-                if self.status in (Status.closed, Status.failed):
-                    raise RuntimeError(f"KubeCluster {self.name!r} is closed")
-                return
-            self.status = Status.starting
-            self._display = StartupDisplay(f"Creating KubeCluster {self.name!r}", quiet=self.quiet)
+    async def _start_resources(self) -> None:
+        self._display = StartupDisplay(f"Creating KubeCluster {self.name!r}", quiet=self.quiet)
+        try:
             try:
-                try:
-                    await self._start_cluster()
-                except kr8s.ServerError as e:
-                    if status_code(e) == 403:
-                        raise PermissionError(forbidden_hint(e, "manage Dask clusters", str(self.namespace))) from None
-                    raise
-            except BaseException as e:
-                if self._display is not None:
-                    self._display.finish(self._components, f"KubeCluster {self.name!r} failed: {type(e).__name__}")
-                await self._cleanup_failed_start()
+                await self._start_cluster()
+            except kr8s.ServerError as e:
+                if status_code(e) == 403:
+                    raise PermissionError(forbidden_hint(e, "manage Dask clusters", str(self.namespace))) from None
                 raise
-            if self._display is not None:
-                self._display.finish(self._components, f"KubeCluster {self.name!r} is running")
-            self._watch_task = asyncio.create_task(self._watch_components(_POLL_RUNNING))
+        except BaseException as e:
+            self._display.finish(self._components, f"KubeCluster {self.name!r} failed: {type(e).__name__}")
+            raise
+        self._display.finish(self._components, f"KubeCluster {self.name!r} is running")
+        self._watch_task = asyncio.create_task(self._watch_components(_POLL_RUNNING))
 
     async def _start_cluster(self) -> None:
         opts = self._options
@@ -233,7 +212,7 @@ class KubeCluster(Cluster):
         self._log(f"{'Created' if self.created else 'Found'} DaskCluster {self.name} in {self.namespace}")
         await self._wait_for_running()
         await self._connect()
-        await super()._start()
+        await self._connect_scheduler()
 
     async def _create_cluster(self) -> DaskCluster:
         opts = self._options
@@ -420,22 +399,12 @@ class KubeCluster(Cluster):
             with contextlib.suppress(Exception):
                 await self._refresh_components()
 
-    async def _stop_networking(self) -> None:
-        for endpoint in (self.comm_endpoint, self.dashboard_endpoint):
-            if endpoint is not None and endpoint.forwarder is not None:
-                await endpoint.forwarder.stop()
-
     async def _cleanup_failed_start(self) -> None:
         """Leave nothing behind: stop forwards, close the rpc and delete what we created."""
-        with contextlib.suppress(Exception):
-            await self._stop_networking()
-        if self.scheduler_comm is not None:
-            with contextlib.suppress(Exception):
-                await self.scheduler_comm.close_rpc()
+        await super()._cleanup_failed_start()
         if self.created and self._api is not None:
             with contextlib.suppress(Exception):
                 await self._delete_cluster(timeout=30)
-        self.status = Status.closed
 
     async def _delete_cluster(self, timeout: float | None) -> None:
         cluster = DaskCluster({"metadata": {"name": self.name}}, namespace=self.namespace, api=self._api)

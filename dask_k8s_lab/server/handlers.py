@@ -113,7 +113,10 @@ class LogsHandler(BaseHandler):
             if not tail.isdigit() or not 1 <= int(tail) <= 100_000:
                 raise invalid("tail_lines", f"tail_lines must be a whole number from 1 to 100000, got {tail!r}.")
             lines = int(tail)
-        self.write_json({"logs": await self.service.logs(namespace, name, lines)})
+        previous = self.get_query_argument("previous", "false")
+        if previous not in ("true", "false"):
+            raise invalid("previous", f"previous must be true or false, got {previous!r}.")
+        self.write_json({"logs": await self.service.logs(namespace, name, lines, previous=previous == "true")})
 
 
 class EventsHandler(BaseHandler):

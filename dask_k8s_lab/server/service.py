@@ -480,7 +480,10 @@ class ClusterService:
 
     # -- logs and events -------------------------------------------------------------------------
 
-    async def logs(self, namespace: str, name: str, tail_lines: int | None = None) -> dict[str, str]:
+    async def logs(self, namespace: str, name: str, tail_lines: int | None = None,
+                   previous: bool = False) -> dict[str, str]:
+        """The last lines of each pod's log, scheduler first; ``previous``: of the container's
+        last terminated run (what a crash-looping worker said before it died)."""
         await self.ready()
         self._cluster_object(namespace, name)
         pods = sorted(
@@ -491,7 +494,7 @@ class ClusterService:
 
         async def one(pod: dict) -> str:
             try:
-                return await self.backend.pod_logs(namespace, pod["metadata"]["name"], None, lines)
+                return await self.backend.pod_logs(namespace, pod["metadata"]["name"], None, lines, previous=previous)
             except Exception as e:
                 return f"(no logs: {from_kube_error(e, 'read the logs').message})"
 
@@ -500,7 +503,9 @@ class ClusterService:
 
     async def events(self, namespace: str, name: str) -> list[dict]:
         await self.ready()
-        self._cluster_object(namespace, name)
+        cluster = self._cluster_object(namespace, name)
+        # events from before this cluster existed belong to an earlier one of the same name
+        born = cluster["metadata"].get("creationTimestamp") or ""
         key = (namespace, name)
         related = {name, scheduler_name(name)}
         for kind in (WORKER_GROUP, AUTOSCALER, POD):
@@ -512,16 +517,17 @@ class ClusterService:
             obj_name = involved.get("name", "")
             if obj_name not in related and not obj_name.startswith(f"{name}-"):
                 continue
+            when = (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
+                    or (event.get("metadata") or {}).get("creationTimestamp"))
+            if when and born and when[:19] < born[:19]:  # both RFC 3339 UTC: compare to the second
+                continue
             result.append(
                 {
                     "type": event.get("type") or "Normal",
                     "reason": event.get("reason") or "",
                     "message": event.get("message") or event.get("note") or "",
                     "object": f"{involved.get('kind', '')}/{obj_name}",
-                    "time": event.get("lastTimestamp")
-                    or event.get("eventTime")
-                    or event.get("firstTimestamp")
-                    or (event.get("metadata") or {}).get("creationTimestamp"),
+                    "time": when,
                 }
             )
         result.sort(key=lambda e: e["time"] or "")

@@ -311,7 +311,12 @@ async def test_logs_and_events(api, fake):
     fake.add_worker_pod("team-a", "c1", "default", 0)
     fake.add_worker_pod("team-a", "c1", "default", 1, ready=False)
     fake.pod_log_texts["c1-default-worker-0"] = "line 1\nline 2\nline 3"
+    cluster = fake.get("DaskCluster", "team-a", "c1")
+    cluster["metadata"]["creationTimestamp"] = "2026-01-01T00:00:01Z"
+    fake.put("DaskCluster", cluster, "MODIFIED")
     fake.event_list = [
+        {"type": "Warning", "reason": "Failed", "message": "an earlier cluster of the same name",
+         "lastTimestamp": "2025-12-31T23:59:59Z", "involvedObject": {"kind": "DaskCluster", "name": "c1"}},
         {"type": "Warning", "reason": "FailedScheduling", "message": "0/1 nodes", "lastTimestamp": "2026-01-01T00:00:02Z",
          "involvedObject": {"kind": "Pod", "name": "c1-default-worker-1"}},
         {"type": "Normal", "reason": "Created", "message": "made", "lastTimestamp": "2026-01-01T00:00:01Z",
@@ -325,6 +330,11 @@ async def test_logs_and_events(api, fake):
     assert body["logs"]["c1-default-worker-1"].startswith("(no logs:")
     status, body = await api("GET", "clusters", "team-a", "c1", "logs", tail_lines="zero")
     assert status == 422 and body["field"] == "tail_lines"
+    assert ("logs", "c1-default-worker-0", None, 2, False) in fake.calls
+    status, body = await api("GET", "clusters", "team-a", "c1", "logs", tail_lines="1", previous="true")
+    assert status == 200 and ("logs", "c1-default-worker-0", None, 1, True) in fake.calls
+    status, body = await api("GET", "clusters", "team-a", "c1", "logs", previous="yes")
+    assert status == 422 and body["field"] == "previous"
 
     status, body = await api("GET", "clusters", "team-a", "c1", "events")
     assert status == 200

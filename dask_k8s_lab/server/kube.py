@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
 import kr8s.asyncio
 from kr8s.asyncio.objects import Event, Pod, Service
@@ -30,6 +31,19 @@ SELECTORS = {POD: LABEL_CLUSTER}
 DASHBOARD_PORT_NAME = "http-dashboard"
 
 
+def credentials_rejected(error: BaseException) -> bool:
+    """Whether a failed call says that our credentials or CA no longer fit the API server
+    (httpx wraps TLS failures in ConnectError, so look along the chain)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        if isinstance(seen, kr8s.ServerError) and getattr(seen.response, "status_code", None) == 401:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Kr8sBackend:
     def __init__(self, config: DaskK8sLab) -> None:
         self.config = config
@@ -38,23 +52,39 @@ class Kr8sBackend:
         self._targets: dict[tuple[str, str], tuple[str, int]] = {}
         self._forwards: dict[tuple[str, str], PortForward] = {}
         self._target_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._api_lock = asyncio.Lock()
 
     async def api(self):
-        if self._api is None:
-            kwargs = {}
-            if self.config.kubeconfig:
-                kwargs["kubeconfig"] = self.config.kubeconfig
-            if self.config.context:
-                kwargs["context"] = self.config.context
-            self._api = await kr8s.asyncio.api(**kwargs)
-            if kwargs:
-                # kr8s hands its first cached client to any later ``kr8s.api()`` call without
-                # arguments; keep this server's own identity out of that cache.
-                for instances in type(self._api)._instances.values():
-                    for key, value in list(instances.items()):
-                        if value is self._api:
-                            del instances[key]
-        return self._api
+        async with self._api_lock:
+            if self._api is None:
+                self._api = await self._new_api()
+            return self._api
+
+    async def _new_api(self):
+        kwargs = {}
+        if self.config.kubeconfig:
+            kwargs["kubeconfig"] = self.config.kubeconfig
+        if self.config.context:
+            kwargs["context"] = self.config.context
+        cache = kr8s.asyncio.Api._instances
+        known = {id(api) for instances in cache.values() for api in instances.values()}
+        try:
+            return await kr8s.asyncio.api(**kwargs)
+        finally:
+            # Keep the clients made here out of kr8s's cache: a later ``kr8s.api()`` without
+            # arguments would get this server's identity, and kr8s caches a client before it
+            # has reached the server, so one that failed (say, TLS with an old CA) would be
+            # handed back, stale session and all, on every retry.
+            for instances in cache.values():
+                for key, api in list(instances.items()):
+                    if id(api) not in known:
+                        del instances[key]
+
+    def _drop_api(self, api) -> None:
+        """Forget a client whose credentials the API server no longer accepts; the next call
+        makes a new one from the kubeconfig (or service account) as it is now."""
+        if self._api is api:
+            self._api = None
 
     async def default_namespace(self) -> str:
         return (await self.api()).namespace
@@ -79,12 +109,13 @@ class Kr8sBackend:
         """List, then watch from the list's resourceVersion; relist after any interruption."""
         delay = 0.5
         while True:
+            api = None
             try:
+                api = await self.api()
                 objects, version = await self._list(kind, namespace)
                 sink.on_replace(kind, namespace, objects)
                 sink.on_synced(kind, namespace)
                 delay = 0.5
-                api = await self.api()
                 async for event_type, obj in api.watch(
                     CLASSES[kind], namespace=namespace, label_selector=SELECTORS.get(kind), since=version
                 ):
@@ -95,6 +126,8 @@ class Kr8sBackend:
             except Exception as e:
                 log.warning("dask-k8s-lab: watch of %s in %s failed (%s); retrying in %.1fs", kind, namespace, e, delay)
                 sink.on_watch_error(kind, namespace, e)
+                if credentials_rejected(e):  # e.g. the cluster was recreated with a new CA
+                    self._drop_api(api)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
 

@@ -73,3 +73,21 @@ async def test_informer_relists_after_a_broken_watch_and_drops_what_vanished():
     deleted = {(m["namespace"], m["name"]) for m in seen if m["type"] == "deleted"}
     assert deleted == {("ns", "b"), ("ns", "d")}  # gone while the watch was down: reported on relist
     assert service._watch_errors == {}  # the error was recorded, then cleared by the successful relist
+
+
+def test_credentials_rejected_looks_through_wrapped_tls_errors():
+    import ssl
+
+    import httpx
+
+    from dask_k8s_lab.server.kube import credentials_rejected
+
+    try:
+        try:
+            raise ssl.SSLCertVerificationError("certificate verify failed")
+        except ssl.SSLError as tls:
+            raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]") from tls
+    except httpx.ConnectError as wrapped:
+        assert credentials_rejected(wrapped)
+    assert not credentials_rejected(ConnectionResetError("stream reset"))
+    assert not credentials_rejected(httpx.ConnectError("All connection attempts failed"))

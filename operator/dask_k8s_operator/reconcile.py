@@ -18,7 +18,6 @@ from kr8s import ServerError
 from kr8s.asyncio.objects import Pod, Service
 
 from dask_k8s_lab.resources import (
-    COMPONENT_JOB_RUNNER,
     LABEL_CLUSTER,
     LABEL_COMPONENT,
     LABEL_WORKER_GROUP,
@@ -110,25 +109,18 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
             await kube.delete(pod)
             pod = await kube.fetch(Pod, scheduler_name(name), namespace)
     if pod is None:
-        try:
-            pod, created = await kube.create(Pod, desired_pod)
-        except Exception as exc:
-            await _creation_failed(cluster, "scheduler pod", exc)
+        pod = await _create_child(cluster, Pod, desired_pod, "scheduler pod", "SchedulerCreated")
+        if pod is None:
             return RESYNC
-        if created:
-            await events.post(body, "SchedulerCreated", f"created scheduler pod {pod.name}")
 
     # scheduler service
     desired_service = builders.build_scheduler_service(body)
     service = await kube.fetch(Service, scheduler_name(name), namespace)
     if service is None:
-        try:
-            service, created = await kube.create(Service, desired_service)
-        except Exception as exc:
-            await _creation_failed(cluster, "scheduler service", exc)
+        service = await _create_child(cluster, Service, desired_service, "scheduler service",
+                                      "ServiceCreated")
+        if service is None:
             return RESYNC
-        if created:
-            await events.post(body, "ServiceCreated", f"created scheduler service {service.name}")
     else:
         drift = builders.service_drift(desired_service, service.raw)
         if drift:
@@ -202,20 +194,28 @@ async def _creation_failed(obj: Any, what: str, exc: Exception) -> None:
     await events.post(obj.raw, "CreateFailed", message, warning=True)
 
 
+async def _create_child(cluster: DaskCluster, cls: type, manifest: dict[str, Any], what: str,
+                        reason: str) -> Any | None:
+    """Create one of the cluster's children (an event says so), or report why not and return
+    None."""
+    try:
+        obj, created = await kube.create(cls, manifest)
+    except Exception as exc:
+        await _creation_failed(cluster, what, exc)
+        return None
+    if created:
+        await events.post(cluster.raw, reason, f"created {what} {obj.name}")
+    return obj
+
+
 async def _sync_default_group(cluster: DaskCluster) -> DaskWorkerGroup | None:
     body = cluster.raw
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     desired = builders.build_default_worker_group(body)
     group = await kube.fetch(DaskWorkerGroup, default_worker_group_name(name), namespace)
     if group is None:
-        try:
-            group, created = await kube.create(DaskWorkerGroup, desired)
-        except Exception as exc:
-            await _creation_failed(cluster, "default worker group", exc)
-            return None
-        if created:
-            await events.post(body, "WorkerGroupCreated", f"created worker group {group.name}")
-        return group
+        return await _create_child(cluster, DaskWorkerGroup, desired, "worker group",
+                                   "WorkerGroupCreated")
     if group.raw["metadata"].get("deletionTimestamp"):
         return group
     if _default_group_changes(body, group.raw) == ([], None, False):

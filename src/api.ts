@@ -134,9 +134,9 @@ export class DaskK8sApi {
     return data as T;
   }
 
-  async listClusters(): Promise<ICluster[]> {
-    const reply = await this.request<{ clusters: ICluster[] }>(URLExt.join(ROOT, 'clusters'));
-    return reply.clusters;
+  /** The clusters, and why the list may be out of date (null when current). */
+  listClusters(): Promise<{ clusters: ICluster[]; stale: string | null }> {
+    return this.request<{ clusters: ICluster[]; stale: string | null }>(URLExt.join(ROOT, 'clusters'));
   }
 
   createCluster(body: ICreateClusterRequest): Promise<ICluster> {

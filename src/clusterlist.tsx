@@ -225,6 +225,12 @@ export class ClusterListView extends ReactWidget {
           {model.error}
         </div>
       );
+    } else if (model.stale) {
+      status = (
+        <div className="dk8s-Warning" role="status" data-testid="list-stale">
+          This list may be out of date: the server {model.stale}.
+        </div>
+      );
     } else if (model.streamState !== 'live' && model.loaded) {
       status = <div className="dk8s-Muted">Reconnecting to live updates…</div>;
     }

@@ -56,9 +56,10 @@ export interface ICreateClusterRequest {
 }
 
 export type StreamMessage =
-  | { type: 'snapshot'; clusters: ICluster[] }
+  | { type: 'snapshot'; clusters: ICluster[]; stale?: string | null }
   | { type: 'updated'; cluster: ICluster }
-  | { type: 'deleted'; namespace: string; name: string };
+  | { type: 'deleted'; namespace: string; name: string }
+  | { type: 'health'; stale: string | null };
 
 /** Values as typed into the create form (all strings, as in the DOM). */
 export interface ICreateFormValues {
@@ -98,6 +99,9 @@ export function applyStreamMessage(
   clusters: Map<string, ICluster>,
   message: StreamMessage
 ): Map<string, ICluster> {
+  if (message.type === 'health') {
+    return clusters;
+  }
   const next = new Map(message.type === 'snapshot' ? [] : clusters);
   switch (message.type) {
     case 'snapshot':
@@ -113,6 +117,21 @@ export function applyStreamMessage(
       break;
   }
   return next;
+}
+
+/**
+ * Why the server's list may be out of date (its watch of Kubernetes keeps
+ * failing), after this message; null while it is current.
+ */
+export function staleAfter(current: string | null, message: StreamMessage): string | null {
+  switch (message.type) {
+    case 'snapshot':
+      return message.stale ?? null;
+    case 'health':
+      return message.stale;
+    default:
+      return current;
+  }
 }
 
 /** Clusters sorted by namespace, then name. */

@@ -11,6 +11,7 @@ import {
   clusterKey,
   ICluster,
   sortedClusters,
+  staleAfter,
   StreamMessage
 } from './logic';
 
@@ -36,6 +37,11 @@ export class ClusterModel {
 
   get streamState(): StreamState {
     return this._stream.state;
+  }
+
+  /** Why the server's list may be out of date (its watch of Kubernetes fails), or null. */
+  get stale(): string | null {
+    return this._stale;
   }
 
   /** The last error talking to the server, cleared by the next success. */
@@ -103,8 +109,8 @@ export class ClusterModel {
   /** Fetch the list now (also the fallback while the stream is down). */
   async refresh(): Promise<void> {
     try {
-      const clusters = await this.api.listClusters();
-      this._apply({ type: 'snapshot', clusters });
+      const { clusters, stale } = await this.api.listClusters();
+      this._apply({ type: 'snapshot', clusters, stale });
     } catch (error) {
       this._setError(error instanceof ApiError ? error.message : String(error));
     }
@@ -121,6 +127,7 @@ export class ClusterModel {
 
   private _apply(msg: StreamMessage): void {
     this._clusters = applyStreamMessage(this._clusters, msg);
+    this._stale = staleAfter(this._stale, msg);
     this._loaded = true;
     this._error = null;
     if (this._selected && !this._clusters.has(this._selected)) {
@@ -164,6 +171,7 @@ export class ClusterModel {
   private _actionErrors = new Map<string, string>();
   private _loaded = false;
   private _error: string | null = null;
+  private _stale: string | null = null;
   private _selected: string | null = null;
   private _refreshSeconds = 5;
   private _poll: ReturnType<typeof setTimeout> | null = null;

@@ -61,7 +61,8 @@ class ClusterService:
         self._pending_syncs: set[tuple[str, str]] = set()
         self._synced = asyncio.Event()
         self._start_error: BaseException | None = None
-        self._watch_errors: dict[tuple[str, str], str] = {}
+        self._watch_errors: dict[tuple[str, str], tuple[int, str]] = {}  # failures in a row, last
+        self._stale: str | None = None
         self._subscribers: set[asyncio.Queue] = set()
         self._crash_log_tasks: dict[tuple[Key, str, str, int], asyncio.Task] = {}
         self._dashboard_hosts: dict[Key, tuple[str, int]] = {}
@@ -119,7 +120,8 @@ class ClusterService:
                 return
             except asyncio.TimeoutError:
                 pass
-        why = self._start_error or "; ".join(self._watch_errors.values()) or "the watch has not delivered yet"
+        why = (self._start_error or "; ".join(text for _, text in self._watch_errors.values())
+               or "the watch has not delivered yet")
         raise ApiError(503, f"The cluster list is not available yet: cannot watch Kubernetes ({why}).")
 
     # -- watch sink ----------------------------------------------------------------------------
@@ -142,9 +144,26 @@ class ClusterService:
         self._pending_syncs.discard((kind, namespace))
         if not self._pending_syncs:
             self._synced.set()
+        self._update_stale()
 
     def on_watch_error(self, kind: str, namespace: str, error: BaseException) -> None:
-        self._watch_errors[(kind, namespace)] = f"{kind} in {namespace}: {error}"
+        failures = self._watch_errors.get((kind, namespace), (0, ""))[0] + 1
+        self._watch_errors[(kind, namespace)] = (failures, f"{kind} in {namespace}: {error}")
+        self._update_stale()
+
+    @property
+    def stale(self) -> str | None:
+        """Why the cached list may be out of date, or None while every watch is healthy."""
+        return self._stale
+
+    def _update_stale(self) -> None:
+        """The cache is stale once a watch failed twice in a row (one dropped connection is
+        re-listed at once and says nothing); subscribers hear when that starts and ends."""
+        failing = [text for failures, text in self._watch_errors.values() if failures >= 2]
+        stale = f"cannot watch Kubernetes ({'; '.join(failing)})" if failing else None
+        if stale != self._stale and self._synced.is_set():
+            self._stale = stale
+            self._send({"type": "health", "stale": stale})
 
     # -- live updates ----------------------------------------------------------------------------
 
@@ -165,12 +184,15 @@ class ClusterService:
             else:
                 message = {"type": "updated", "cluster": model}
                 self._maybe_fetch_totals((namespace, name), model)
-            for queue in list(self._subscribers):
-                if queue.qsize() > 10_000:  # a consumer that stopped reading: cut it off
-                    self._subscribers.discard(queue)
-                    queue.put_nowait(None)
-                else:
-                    queue.put_nowait(message)
+            self._send(message)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        for queue in list(self._subscribers):
+            if queue.qsize() > 10_000:  # a consumer that stopped reading: cut it off
+                self._subscribers.discard(queue)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(message)
 
     def _forget(self, key: Key) -> None:
         """Drop what was kept for a cluster that is gone (its port-forward, lookups, fetches)."""
@@ -255,7 +277,7 @@ class ClusterService:
 
     async def list_clusters_json(self) -> str:
         await self.ready()
-        return self.store.list_body()
+        return self.store.list_body(self._stale)
 
     def _cluster_object(self, namespace: str, name: str) -> dict:
         if namespace not in self.namespaces:

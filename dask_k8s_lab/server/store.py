@@ -46,7 +46,7 @@ class ClusterStore:
         # (threads, memory bytes, workers) as the scheduler last reported them
         self.scheduler_totals: dict[Key, tuple[float, int, int]] = {}
         self.models: dict[Key, dict] = {}
-        self._list_body: str | None = None  # the serialized list, until the next change
+        self._list_body: tuple[str | None, str] | None = None  # (stale, serialized list) until a change
 
     # -- feeding -----------------------------------------------------------------------------
 
@@ -142,8 +142,9 @@ class ClusterStore:
     def list_models(self) -> list[dict]:
         return [self.models[key] for key in sorted(self.models)]
 
-    def list_body(self) -> str:
-        """``{"clusters": [...]}`` as JSON text, serialized once per change rather than per request."""
-        if self._list_body is None:
-            self._list_body = json.dumps({"clusters": self.list_models()})
-        return self._list_body
+    def list_body(self, stale: str | None = None) -> str:
+        """``{"clusters": [...], "stale": ...}`` as JSON text, serialized once per change rather
+        than per request."""
+        if self._list_body is None or self._list_body[0] != stale:
+            self._list_body = (stale, json.dumps({"clusters": self.list_models(), "stale": stale}))
+        return self._list_body[1]

@@ -15,7 +15,8 @@ from .service import ClusterService
 
 
 class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
-    """Sends ``snapshot`` on connect, then ``updated`` / ``deleted`` messages as they happen."""
+    """Sends ``snapshot`` on connect, then ``updated`` / ``deleted`` messages as they happen, and
+    ``health`` when the server's watch of Kubernetes fails or recovers (``stale``: why, or null)."""
 
     auth_resource = AUTH_RESOURCE
 
@@ -40,7 +41,7 @@ class StreamHandler(JupyterHandler, websocket.WebSocketHandler):
 
     def open(self) -> None:
         self._queue, snapshot = self.service.subscribe()
-        self.write_message(json.dumps({"type": "snapshot", "clusters": snapshot}))
+        self.write_message(json.dumps({"type": "snapshot", "clusters": snapshot, "stale": self.service.stale}))
         self._pump = asyncio.ensure_future(self._forward())
 
     async def _forward(self) -> None:

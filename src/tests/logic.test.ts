@@ -18,6 +18,7 @@ import {
   plotsFromJson,
   plotsJsonUrl,
   sortedClusters,
+  staleAfter,
   startProgress,
   startStatus,
   validateScale
@@ -67,6 +68,19 @@ test('snapshot replaces, updated upserts, deleted removes', () => {
   assert.deepEqual([...m.keys()].sort(), ['default/b', 'x/c']);
   m = applyStreamMessage(m, { type: 'snapshot', clusters: [] });
   assert.equal(m.size, 0);
+});
+
+test('health messages change the stale reason, not the clusters', () => {
+  const m = applyStreamMessage(new Map(), { type: 'snapshot', clusters: [cluster()] });
+  const health = { type: 'health' as const, stale: 'cannot watch Kubernetes (refused)' };
+  assert.equal(applyStreamMessage(m, health), m);
+  let stale = staleAfter(null, health);
+  assert.equal(stale, 'cannot watch Kubernetes (refused)');
+  stale = staleAfter(stale, { type: 'updated', cluster: cluster() });
+  assert.equal(stale, 'cannot watch Kubernetes (refused)');
+  assert.equal(staleAfter(stale, { type: 'health', stale: null }), null);
+  assert.equal(staleAfter(stale, { type: 'snapshot', clusters: [] }), null);
+  assert.equal(staleAfter(null, { type: 'snapshot', clusters: [], stale: 'x' }), 'x');
 });
 
 test('the reducer does not mutate its input', () => {

@@ -26,7 +26,7 @@ def kubectl_cluster(name: str, namespace: str = "team-a", replicas: int = 1, pha
 async def test_list_empty(api):
     status, body = await api("GET", "clusters")
     assert status == 200
-    assert body == {"clusters": []}
+    assert body == {"clusters": [], "stale": None}
 
 
 async def test_list_shows_clusters_made_elsewhere(api, fake):

@@ -60,3 +60,26 @@ async def test_stream_refuses_unauthenticated(http_server_client, http_server_po
         await websocket_connect(f"ws://127.0.0.1:{port}{jp_base_url}dask-k8s/stream")
     assert info.value.code == 403
     assert jp_serverapp.web_app.settings["dask_k8s_lab_service"]._subscribers == set()
+
+
+async def test_failing_watch_marks_the_list_stale_until_it_recovers(api, jp_ws_fetch, service):
+    ws = await jp_ws_fetch("dask-k8s", "stream")
+    assert (await next_message(ws))["stale"] is None
+    # one dropped connection is re-listed at once: not worth a warning
+    service.on_watch_error("DaskCluster", "team-a", ConnectionResetError("stream reset"))
+    _, body = await api("GET", "clusters")
+    assert body["stale"] is None
+    service.on_watch_error("DaskCluster", "team-a", OSError("connection refused"))
+    health = await next_message(ws)
+    assert health["type"] == "health" and "connection refused" in health["stale"]
+    status, body = await api("GET", "clusters")
+    assert status == 200 and "DaskCluster in team-a" in body["stale"]
+    ws2 = await jp_ws_fetch("dask-k8s", "stream")  # a client that connects now is told at once
+    assert "connection refused" in (await next_message(ws2))["stale"]
+
+    service.on_synced("DaskCluster", "team-a")
+    assert await next_message(ws) == {"type": "health", "stale": None}
+    _, body = await api("GET", "clusters")
+    assert body["stale"] is None
+    ws.close()
+    ws2.close()

@@ -163,7 +163,8 @@ def test_serialized_list_follows_changes():
     store.refresh(store.apply("DaskCluster", "MODIFIED", {"metadata": {"name": "one", "namespace": "a"}, "status": {"phase": "Running"}}))
     assert json.loads(store.list_body())["clusters"][0]["phase"] == "Running"
     store.refresh(store.apply("DaskCluster", "DELETED", {"metadata": {"name": "one", "namespace": "a"}}))
-    assert json.loads(store.list_body()) == {"clusters": []}
+    assert json.loads(store.list_body()) == {"clusters": [], "stale": None}
+    assert json.loads(store.list_body("watch failing"))["stale"] == "watch failing"
 
 
 async def test_a_deleted_cluster_leaves_nothing_behind():

@@ -316,3 +316,32 @@ def test_errors_are_shown_where_they_happen(page, lab_server, shot, namespace):
         expect(item.get_by_test_id("action-error")).to_have_count(0)
     finally:
         delete_cluster_now(name)
+
+
+def test_stale_list_warning_comes_and_goes(page, lab_server, shot):
+    """The server says its watch of Kubernetes keeps failing (a ``health`` message on the real
+    stream, which the server's own tests produce from failing watches): the sidebar warns that
+    the list may be out of date, and stops when the server says it recovered."""
+    import json
+
+    from conftest import open_sidebar
+
+    sockets = []
+
+    def through_the_real_server(ws):
+        ws.connect_to_server()  # messages flow both ways as they are
+        sockets.append(ws)
+
+    page.route_web_socket("**/dask-k8s/stream", through_the_real_server)
+    page.set_default_timeout(30000)
+    page.goto(f"{lab_server['url']}/lab?token={lab_server['token']}&reset")
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60000)
+    open_sidebar(page)
+    expect(page.get_by_test_id("live")).to_have_attribute("data-live", "true", timeout=20000)
+    expect(page.get_by_test_id("list-stale")).to_have_count(0)
+    reason = "cannot watch Kubernetes (DaskCluster in dk8s-ui: connection refused)"
+    sockets[-1].send(json.dumps({"type": "health", "stale": reason}))
+    expect(page.get_by_test_id("list-stale")).to_contain_text(f"may be out of date: the server {reason}")
+    shot("stale-warning")
+    sockets[-1].send(json.dumps({"type": "health", "stale": None}))
+    expect(page.get_by_test_id("list-stale")).to_have_count(0)

@@ -60,7 +60,7 @@ def jp_server_config(namespace, viewer_kubeconfig):
 
 async def test_viewer_lists_but_cannot_create(api, namespace):
     status, body = await api("GET", "clusters")
-    assert status == 200 and body == {"clusters": []}
+    assert status == 200 and body == {"clusters": [], "stale": None}
     status, body = await api("POST", "clusters", body={"name": "not-allowed"})
     assert status == 403
     assert 'cannot create resource "daskclusters"' in body["message"], body

@@ -67,7 +67,8 @@ logger = logging.getLogger(__name__)
 
 #: adapt() maximum when neither the argument nor ``kubernetes.count.max`` gives one.
 DEFAULT_ADAPT_MAXIMUM = 1000
-_POLL_STARTING = 0.2
+_POLL_STARTING = 0.2  # the DaskCluster's phase, while starting
+_REFRESH_STARTING = 1.0  # pods, Service and events for the progress display, while starting
 _POLL_RUNNING = 5.0
 #: How long an Error phase must last before KubeCluster gives up (the operator retries).
 _ERROR_GRACE = 15.0
@@ -298,10 +299,19 @@ class KubeCluster(KubernetesCluster):
         picked_up_at: float | None = None
         error_since: float | None = None
         with_events = False
+        refreshed_at = -_REFRESH_STARTING
+        pods: list[dict] = []
         while True:
-            cluster, pods = await self._refresh_components(with_events)
-            if self._display is not None:
-                self._display.update(self._components)
+            # The phase is read often; the rest, which costs the API server far more (every pod
+            # and event of the namespace), only as often as a person reads the display.
+            if time.monotonic() - refreshed_at >= _REFRESH_STARTING:
+                refreshed_at = time.monotonic()
+                cluster, pods = await self._refresh_components(with_events)
+                if self._display is not None:
+                    self._display.update(self._components)
+            else:
+                found = await fetch(DaskCluster, self.name, self.namespace, self._api)
+                cluster = found.raw if found else None
             now = time.monotonic()
             if cluster is None:
                 raise RuntimeError(
@@ -309,6 +319,8 @@ class KubeCluster(KubernetesCluster):
                 )
             phase = (cluster.get("status") or {}).get("phase")
             if phase == "Running":
+                if refreshed_at < now - _POLL_STARTING:  # the display ends on what is true now
+                    await self._refresh_components()
                 return
             await self._check_scheduler_failed(pods)
             # The operator retries after an Error (e.g. a failed API call), so only an Error that

@@ -201,9 +201,23 @@ class Shots:
         return path
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
 def shot(page, request) -> Shots:
-    return Shots(page, request.node.name)
+    shots = Shots(page, request.node.name)
+    yield shots
+    call = getattr(request.node, "report_call", None)
+    if call is not None and call.failed:  # what the page showed when the test failed
+        try:
+            shots("failed")
+        except Exception:  # the page may be gone
+            pass
 
 
 @pytest.fixture

@@ -220,16 +220,24 @@ def test_palette_and_context_menu_reach_every_action(lab, shot, namespace):
         expect(menu).to_have_count(0)
         palette = lab.locator("#command-palette")
         search = palette.locator("input")
-        for _ in range(3):  # the modal palette closes when focus moves; open it until it stays
-            lab.locator("#jp-MainMenu").get_by_text("View", exact=True).click()
-            lab.locator(".lm-Menu").get_by_text("Activate Command Palette", exact=True).click()
-            try:
-                search.fill("Dask", timeout=3000)
-                break
-            except Exception:
-                lab.keyboard.press("Escape")
-        expect(search).to_have_value("Dask")
         items = palette.locator(".lm-CommandPalette-item")
+
+        def palette_search(query: str) -> None:
+            """Open the command palette and type; JupyterLab's modal palette closes whenever focus
+            moves, so open it again until the typed query shows visible results."""
+            for _ in range(4):
+                if not search.is_visible():
+                    lab.locator("#jp-MainMenu").get_by_text("View", exact=True).click()
+                    lab.locator(".lm-Menu").get_by_text("Activate Command Palette", exact=True).click()
+                try:
+                    search.fill(query, timeout=3000)
+                    items.first.wait_for(state="visible", timeout=5000)
+                    return
+                except Exception:
+                    lab.keyboard.press("Escape")
+            raise AssertionError(f"the command palette did not stay open to show {query!r}")
+
+        palette_search("Dask")
         wanted = {
             "New Dask cluster…",
             "Scale Dask cluster…",
@@ -242,15 +250,14 @@ def test_palette_and_context_menu_reach_every_action(lab, shot, namespace):
         deadline = time.monotonic() + 10
         while not wanted <= set(texts := [t.strip() for t in items.all_inner_texts()]):
             assert time.monotonic() < deadline, f"palette shows {texts}, wanted {sorted(wanted)}"
+            if not search.is_visible():  # closed under us: open it again
+                palette_search("Dask")
             time.sleep(0.3)
         shot("palette")
         # Running one from the palette works like the button: the form opens.
         for _ in range(3):
-            if not search.is_visible():
-                lab.locator("#jp-MainMenu").get_by_text("View", exact=True).click()
-                lab.locator(".lm-Menu").get_by_text("Activate Command Palette", exact=True).click()
             try:
-                search.fill("New Dask cluster", timeout=3000)
+                palette_search("New Dask cluster")
                 search.press("Enter", timeout=3000)
                 lab.locator(".jp-Dialog").wait_for(timeout=5000)
                 break

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,22 +157,17 @@ class _TrackedPortForward(PortForward):
                     "_preload_content": "false",
                 },
             )
-            try:
-                websocket = await opener.__aenter__()
-            except httpx_ws.HTTPXWSException as e:
-                self.websocket_failures += 1
-                self.pod = None  # the pod may have been replaced: pick a ready one next time
-                last_error = e
-                await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
-                continue
-            try:
+            async with contextlib.AsyncExitStack() as stack:
+                try:  # only a failure to open is retried, not one while the caller uses it
+                    websocket = await stack.enter_async_context(opener)
+                except httpx_ws.HTTPXWSException as e:
+                    self.websocket_failures += 1
+                    self.pod = None  # the pod may have been replaced: pick a ready one next time
+                    last_error = e
+                    await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
+                    continue
                 yield websocket
-            except BaseException:
-                if not await opener.__aexit__(*sys.exc_info()):
-                    raise
-            else:
-                await opener.__aexit__(None, None, None)
-            return
+                return
         raise ConnectionClosedError(f"no websocket to a ready pod after {WEBSOCKET_ATTEMPTS} attempts") from last_error
 
     async def _sync_sockets(self, reader, writer) -> None:  # type: ignore[override]

@@ -59,7 +59,7 @@ def teardown_host() -> list[str]:
         if link.startswith(settings.NAME_PREFIX):
             _ip("link", "delete", link, check=False)
             removed.append(f"link {link}")
-    if settings.SERVICE_CIDR in _ip("route", "show", "table", "local", check=False).stdout:
+    if _service_route_present():
         _ip("route", "del", "local", settings.SERVICE_CIDR, "table", "local", check=False)
         removed.append(f"route local {settings.SERVICE_CIDR}")
     if NETNS_ETC.exists():
@@ -67,6 +67,10 @@ def teardown_host() -> list[str]:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(str(path))
     return removed
+
+
+def _service_route_present() -> bool:
+    return settings.SERVICE_CIDR in _ip("route", "show", "table", "local", check=False).stdout
 
 
 def _links() -> list[str]:
@@ -84,7 +88,7 @@ def leftovers() -> list[str]:
     """What of this project is still on the machine's network (empty after `down`)."""
     found = [f"netns {ns}" for ns in list_pod_netns()]
     found += [f"link {link}" for link in _links() if link.startswith(settings.NAME_PREFIX)]
-    if settings.SERVICE_CIDR in _ip("route", "show", "table", "local", check=False).stdout:
+    if _service_route_present():
         found.append(f"route local {settings.SERVICE_CIDR}")
     if NETNS_ETC.exists():
         found += [str(p) for p in NETNS_ETC.glob(f"{settings.NAME_PREFIX}-*")]

@@ -398,13 +398,14 @@ class PodRunner:
         home.mkdir(parents=True, exist_ok=True)
         path = os.pathsep.join([str(settings.python_env_bin()), "/usr/local/sbin", "/usr/local/bin",
                                 "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+        apiserver_port = str(settings.Ports().apiserver)
         return {
             "PATH": path, "HOME": str(home), "HOSTNAME": self.name, "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
             # In-cluster clients go straight to the API server rather than through the
             # `kubernetes` Service's ClusterIP: long watches then skip the user-space proxy.
-            "KUBERNETES_SERVICE_HOST": settings.NODE_IP, "KUBERNETES_SERVICE_PORT": str(settings.Ports().apiserver),
-            "KUBERNETES_SERVICE_PORT_HTTPS": str(settings.Ports().apiserver),
+            "KUBERNETES_SERVICE_HOST": settings.NODE_IP, "KUBERNETES_SERVICE_PORT": apiserver_port,
+            "KUBERNETES_SERVICE_PORT_HTTPS": apiserver_port,
         }
 
     async def _fetch_env_sources(self, spec: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from dask_k8s_lab import legacy_commands
 from dask_k8s_lab.resources import (
     API_VERSION,
     COMPONENT_JOB_RUNNER,
@@ -126,7 +127,7 @@ def build_scheduler_pod(cluster: Mapping[str, Any]) -> dict[str, Any]:
     meta["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(scheduler["spec"])
     spec = copy.deepcopy(scheduler["spec"])
     spec.setdefault("restartPolicy", "Always")
-    return {
+    return _with_modern_commands({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -136,7 +137,7 @@ def build_scheduler_pod(cluster: Mapping[str, Any]) -> dict[str, Any]:
             "ownerReferences": [owner_reference(cluster)],
         },
         "spec": spec,
-    }
+    })
 
 
 def build_scheduler_service(cluster: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,7 +268,7 @@ def build_worker_pod(
             SCHEDULER_ADDRESS_ENV: scheduler_address(cluster_name, namespace, service_spec),
         },
     )
-    return {
+    return _with_modern_commands({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -277,7 +278,7 @@ def build_worker_pod(
             "ownerReferences": [owner_reference(group)],
         },
         "spec": spec,
-    }
+    })
 
 
 def worker_group_selector(cluster_name: str, group_name: str) -> str:
@@ -325,7 +326,7 @@ def build_job_runner_pod(job: Mapping[str, Any]) -> dict[str, Any]:
         spec.get("containers", []),
         {SCHEDULER_ADDRESS_ENV: scheduler_address(name, namespace, service)},
     )
-    return {
+    return _with_modern_commands({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
@@ -335,7 +336,15 @@ def build_job_runner_pod(job: Mapping[str, Any]) -> dict[str, Any]:
             "ownerReferences": [owner_reference(job)],
         },
         "spec": spec,
-    }
+    })
+
+
+def _with_modern_commands(pod: dict[str, Any]) -> dict[str, Any]:
+    """The removed ``dask-scheduler``/``dask-worker`` scripts run as ``dask scheduler``/``dask
+    worker``; the pod's ``rewritten-command`` annotation says so (reconcile turns it into an
+    Event)."""
+    legacy_commands.modernize_pod(pod)
+    return pod
 
 
 def is_owned_by(child: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 from kr8s import ServerError
 from kr8s.asyncio.objects import Pod, Service
 
+from dask_k8s_lab import legacy_commands
 from dask_k8s_lab.resources import (
     LABEL_CLUSTER,
     LABEL_COMPONENT,
@@ -112,6 +113,7 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
         pod = await _create_child(cluster, Pod, desired_pod, "scheduler pod", "SchedulerCreated")
         if pod is None:
             return RESYNC
+        await _report_legacy_command(body, desired_pod)
 
     # scheduler service
     desired_service = builders.build_scheduler_service(body)
@@ -206,6 +208,13 @@ async def _create_child(cluster: DaskCluster, cls: type, manifest: dict[str, Any
     if created:
         await events.post(cluster.raw, reason, f"created {what} {obj.name}")
     return obj
+
+
+async def _report_legacy_command(owner: dict[str, Any], pod: dict[str, Any]) -> None:
+    """A Warning event on ``owner`` when its pod's removed ``dask-*`` command was rewritten."""
+    message = legacy_commands.pod_message(pod)
+    if message:
+        await events.post(owner, legacy_commands.REASON, message, warning=True)
 
 
 async def _sync_default_group(cluster: DaskCluster) -> DaskWorkerGroup | None:
@@ -450,6 +459,15 @@ async def _create_workers(group: DaskWorkerGroup, service: Any, count: int, roll
         what = "replacement " if rolling else ""
         await events.post(body, "ScalingUp" if not rolling else "RollingUpdate",
                           f"created {len(created)} {what}worker pod(s)")
+        # the default group's workers are the cluster's: `kubectl describe daskcluster` says it too
+        sample = builders.build_worker_pod(body, created[0], service_spec)
+        await _report_legacy_command(body, sample)
+        cluster_name = body["spec"]["cluster"]
+        if legacy_commands.pod_message(sample) and (
+                group.name == default_worker_group_name(cluster_name)):
+            cluster = await kube.fetch(DaskCluster, cluster_name, body["metadata"]["namespace"])
+            if cluster is not None:
+                await _report_legacy_command(cluster.raw, sample)
 
 
 async def _retire(group: DaskWorkerGroup, address: str | None,
@@ -560,6 +578,7 @@ async def reconcile_job(namespace: str, name: str) -> float:
         except Exception as exc:
             await _creation_failed(job, "runner pod", exc)
             return RESYNC
+        await _report_legacy_command(body, runner.raw)
     if not status.get("jobRunnerPodName"):
         await _set_status(job, {"jobRunnerPodName": runner.name})
         await events.post(body, "RunnerCreated", f"created runner pod {runner.name}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tornado.web import HTTPError
 
+from dask_k8s_lab.watching import is_timeout
+
 
 class ApiError(HTTPError):
     """An HTTP error with a message for people and, for invalid input, the field at fault."""
@@ -45,6 +47,8 @@ def from_kube_error(error: Exception, action: str) -> ApiError:
     if status is None and error.__class__.__name__ == "NotFoundError":  # kr8s, for a 404
         status = 404
     detail = str(error) or error.__class__.__name__
+    if status is None and is_timeout(error):
+        return ApiError(504, f"Cannot {action}: the Kubernetes API did not answer in time ({detail})")
     if status == 403:
         return ApiError(403, f"Kubernetes refused to {action}: {detail}")
     if status == 404:

@@ -10,6 +10,7 @@ import kr8s.asyncio
 from kr8s.asyncio.objects import Event, Pod, Service
 from kr8s.asyncio.portforward import PortForward
 
+from dask_k8s_lab import watching
 from dask_k8s_lab.resources import (
     LABEL_CLUSTER,
     DaskAutoscaler,
@@ -53,6 +54,9 @@ class Kr8sBackend:
         self._forwards: dict[tuple[str, str], PortForward] = {}
         self._target_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._api_lock = asyncio.Lock()
+        self.timeouts = watching.Timeouts(request=config.request_timeout, watch=config.watch_timeout)
+        # at most this many log and event reads at once, whatever the number of pods or requests
+        self._reads = asyncio.Semaphore(config.read_concurrency)
 
     async def api(self):
         async with self._api_lock:
@@ -69,7 +73,7 @@ class Kr8sBackend:
         cache = kr8s.asyncio.Api._instances
         known = {id(api) for instances in cache.values() for api in instances.values()}
         try:
-            return await kr8s.asyncio.api(**kwargs)
+            return await watching.connect(lambda: kr8s.asyncio.api(**kwargs), self.timeouts)
         finally:
             # Keep the clients made here out of kr8s's cache: a later ``kr8s.api()`` without
             # arguments would get this server's identity, and kr8s caches a client before it
@@ -97,34 +101,33 @@ class Kr8sBackend:
             for kind in CLASSES:
                 self._tasks.append(asyncio.ensure_future(self._informer(kind, namespace, sink)))
 
-    async def _list(self, kind: str, namespace: str) -> tuple[list[dict], str | None]:
-        api = await self.api()
-        async with api.async_get_kind(
-            CLASSES[kind], namespace=namespace, label_selector=SELECTORS.get(kind)
-        ) as (_, response):
-            body = response.json()
-        return body.get("items") or [], (body.get("metadata") or {}).get("resourceVersion")
-
     async def _informer(self, kind: str, namespace: str, sink: WatchSink) -> None:
-        """List, then watch from the list's resourceVersion; relist after any interruption."""
+        """List, then watch from the list's resourceVersion; list again after an expiry (at once,
+        once) or any other failure (after a back-off)."""
         delay = 0.5
+
+        def on_list(objects: list[dict]) -> None:
+            nonlocal delay
+            sink.on_replace(kind, namespace, objects)
+            sink.on_synced(kind, namespace)
+            delay = 0.5
+
+        def on_event(event_type: str, obj: dict) -> None:
+            sink.on_event(kind, event_type, obj)
+
         while True:
             api = None
             try:
                 api = await self.api()
-                objects, version = await self._list(kind, namespace)
-                sink.on_replace(kind, namespace, objects)
-                sink.on_synced(kind, namespace)
-                delay = 0.5
-                async for event_type, obj in api.watch(
-                    CLASSES[kind], namespace=namespace, label_selector=SELECTORS.get(kind), since=version
-                ):
-                    if event_type in ("ADDED", "MODIFIED", "DELETED"):
-                        sink.on_event(kind, event_type, obj.raw)
+                await watching.follow(api, CLASSES[kind], namespace, SELECTORS.get(kind), on_list, on_event,
+                                      self.timeouts)
             except asyncio.CancelledError:
                 raise
+            except watching.WatchExpired as e:
+                log.info("dask-k8s-lab: watch of %s in %s expired (%s); listing again", kind, namespace, e)
             except Exception as e:
-                log.warning("dask-k8s-lab: watch of %s in %s failed (%s); retrying in %.1fs", kind, namespace, e, delay)
+                log.warning("dask-k8s-lab: watch of %s in %s failed (%s); retrying in %.1fs", kind, namespace,
+                            watching.describe(e), delay)
                 sink.on_watch_error(kind, namespace, e)
                 if credentials_rejected(e):  # e.g. the cluster was recreated with a new CA
                     self._drop_api(api)
@@ -149,13 +152,29 @@ class Kr8sBackend:
         await obj.delete(propagation_policy="Background")
 
     async def pod_logs(self, namespace: str, pod: str, container: str | None, tail_lines: int, previous: bool = False) -> str:
+        """The last ``tail_lines`` lines, at most ``log_limit_bytes`` of them: the API server cuts
+        the log, so a huge one never reaches this process."""
         obj = Pod({"metadata": {"name": pod, "namespace": namespace}}, api=await self.api())
-        lines = [line async for line in obj.logs(container=container, tail_lines=tail_lines, previous=previous)]
-        return "\n".join(lines)
+        limit = self.config.log_limit_bytes
+        async with self._reads:
+            lines = [
+                line
+                async for line in obj.logs(container=container, tail_lines=tail_lines, limit_bytes=limit,
+                                           previous=previous, timeout=self.timeouts.client())
+            ]
+        text = "\n".join(lines)
+        if len(text.encode()) + 1 >= limit:
+            text += f"\n(cut at {limit} bytes: see kubectl logs {pod} -n {namespace} for the rest)"
+        return text
 
-    async def events(self, namespace: str) -> list[dict]:
+    async def events(self, namespace: str, field_selector: str | None = None) -> list[dict]:
+        """Events in ``namespace``, only those the field selector (e.g. ``involvedObject.name=x``) picks."""
         api = await self.api()
-        return [event.raw async for event in api.async_get(Event, namespace=namespace)]
+        async with self._reads:
+            return [
+                event.raw
+                async for event in api.async_get(Event, namespace=namespace, field_selector=field_selector)
+            ]
 
     # -- dashboards ------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import kopf
 import kr8s
+from kr8s.asyncio.objects import Pod, Service
 
 from dask_k8s_lab.resources import (
     COMPONENT_JOB_RUNNER,
@@ -54,6 +55,12 @@ CLASSES = {
     "daskjobs": DaskJob,
     "daskautoscalers": DaskAutoscaler,
 }
+# what the store keeps, with the label selector of its watch (only the pods and Services we made)
+CACHED: dict[str, tuple[type, str | None]] = {
+    **{plural: (cls, None) for plural, cls in CLASSES.items()},
+    "pods": (Pod, f"{LABEL_COMPONENT},{LABEL_CLUSTER}"),
+    "services": (Service, f"{LABEL_COMPONENT}={COMPONENT_SCHEDULER}"),
+}
 _background: list[asyncio.Task] = []
 
 
@@ -73,16 +80,23 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.scanning.disabled = True  # no cluster-wide CRD/namespace listing needed
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage()
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage()
-    # never let a silently stalled watch stop the operator (kopf #698, #204)
-    settings.watching.server_timeout = 120
-    settings.watching.client_timeout = 150
-    settings.watching.connect_timeout = 5
-    settings.networking.request_timeout = 30
+    # never let a silently stalled watch or call stop the operator (kopf #698, #204)
+    timeouts = kube.timeouts()
+    settings.watching.server_timeout = max(1, int(timeouts.watch))
+    settings.watching.client_timeout = timeouts.watch + timeouts.request
+    settings.watching.inactivity_timeout = timeouts.watch + timeouts.request
+    settings.watching.connect_timeout = timeouts.request
+    settings.networking.connect_timeout = timeouts.request
+    settings.networking.request_timeout = timeouts.request
     settings.posting.level = logging.WARNING  # our own events go through events.post
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API request is too much
     loop = asyncio.get_running_loop()
     _background.append(loop.create_task(QUEUE.resync_forever()))
     _background.append(loop.create_task(relist_forever()))
+    for namespace in watched_namespaces():
+        for plural, (kind, selector) in CACHED.items():
+            _background.append(loop.create_task(
+                store.follow(kube.api, plural, kind, namespace, selector, timeouts, _on_pruned)))
 
 
 def watched_namespaces() -> list[str | None]:
@@ -132,6 +146,7 @@ def stats(**_: Any) -> dict[str, Any]:
         "api_requests": kube.REQUESTS["count"],
         "cpu_seconds": round(time.process_time(), 3),
         "tracked_objects": len(QUEUE.tracked()),
+        "store_lists": dict(store.RELISTS),
         "api_requests_by_kind": dict(sorted(kube.BY_KIND.items())),
         "api_requests_by_namespace": kube.BY_NAMESPACE,
     }
@@ -147,6 +162,25 @@ def _remember(plural: str, event: Mapping[str, Any]) -> bool:
     if meta.get("name"):
         store.put(plural, body)
     return True
+
+
+def _on_pruned(plural: str, body: Mapping[str, Any]) -> None:
+    """A list found an object gone whose deletion the watch missed: reconcile what depends on it
+    (a deleted cluster's reconcile ends; a lost scheduler pod is made again)."""
+    meta = body.get("metadata") or {}
+    namespace, name = meta.get("namespace", ""), meta.get("name", "")
+    if plural == "pods":
+        _pod_changed(namespace, meta.get("labels") or {})
+    elif plural == "services":
+        cluster = (meta.get("labels") or {}).get(LABEL_CLUSTER)
+        if cluster:
+            QUEUE.trigger("daskclusters", namespace, cluster)
+    else:
+        events.forget(meta.get("uid"))
+        QUEUE.trigger(plural, namespace, name)
+        cluster = (body.get("spec") or {}).get("cluster")
+        if plural == "daskworkergroups" and cluster:
+            QUEUE.trigger("daskclusters", namespace, cluster)
 
 
 def _on_resource_event(plural: str, event: Mapping[str, Any], namespace: str, name: str,
@@ -188,6 +222,10 @@ async def daskautoscaler_event(event: Mapping[str, Any], namespace: str, name: s
 async def pod_event(event: Mapping[str, Any], namespace: str, labels: Any, **_: Any) -> None:
     """A pod of ours changed: reconcile whatever owns it."""
     _remember("pods", event)
+    _pod_changed(namespace, labels)
+
+
+def _pod_changed(namespace: str, labels: Mapping[str, str]) -> None:
     component = labels.get(LABEL_COMPONENT)
     cluster = labels.get(LABEL_CLUSTER)
     if component == COMPONENT_WORKER and labels.get(LABEL_WORKER_GROUP):

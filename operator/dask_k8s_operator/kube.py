@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -11,12 +12,23 @@ import kr8s.asyncio
 from kr8s import NotFoundError, ServerError
 from kr8s.asyncio.objects import APIObject, Pod
 
+from dask_k8s_lab import watching
+
 from . import store
 
 T = TypeVar("T", bound=APIObject)
 
 
 _apis: dict[int, kr8s.asyncio.Api] = {}
+
+
+def timeouts() -> watching.Timeouts:
+    """Bounds on every Kubernetes call and watch (``--request-timeout``/``--watch-timeout``, or
+    DASK_K8S_OPERATOR_REQUEST_TIMEOUT/DASK_K8S_OPERATOR_WATCH_TIMEOUT, in seconds)."""
+    return watching.Timeouts(
+        request=float(os.environ.get("DASK_K8S_OPERATOR_REQUEST_TIMEOUT") or watching.DEFAULT_REQUEST_TIMEOUT),
+        watch=float(os.environ.get("DASK_K8S_OPERATOR_WATCH_TIMEOUT") or watching.DEFAULT_WATCH_TIMEOUT),
+    )
 REQUESTS = {"count": 0}  # API requests made through kr8s (reported by the liveness endpoint)
 BY_KIND: dict[str, int] = {}  # the same, by "METHOD resource"
 BY_NAMESPACE: dict[str, dict[str, int]] = {}  # by namespace, then "METHOD resource"
@@ -46,10 +58,11 @@ def _counting(client: kr8s.asyncio.Api) -> kr8s.asyncio.Api:
 
 
 async def api() -> kr8s.asyncio.Api:
-    """One kr8s client per event loop (``kr8s.asyncio.api()`` checks /version on every call)."""
+    """One kr8s client per event loop (``kr8s.asyncio.api()`` checks /version on every call),
+    every request bounded by ``timeouts()``."""
     loop = id(asyncio.get_running_loop())
     if loop not in _apis:
-        _apis[loop] = _counting(await kr8s.asyncio.api())
+        _apis[loop] = _counting(await watching.connect(kr8s.asyncio.api, timeouts()))
     return _apis[loop]
 
 
@@ -84,7 +97,7 @@ async def fetch(cls: type[T], name: str, namespace: str, cached: bool = True) ->
     From the watch-fed store when it has the object (``cached``), else a single GET.
     """
     client = await api()
-    if cached:
+    if cached and store.fresh(cls.endpoint, namespace):
         body = store.get(cls.endpoint, namespace, name)
         if body is not None:
             return cls(body, api=client)

@@ -1,20 +1,31 @@
-"""The latest body of every watched object, fed by kopf's watch events (an informer cache).
+"""The latest body of every watched object (an informer cache), fed by its own list+watch per
+kind (``follow``) and by kopf's watch events.
 
 Reconcilers read objects by name from here instead of asking the API server each time; an object
 not in the store is fetched from the API (so a missing entry is never mistaken for a missing
-object). Counting worker pods, where a stale answer would mean duplicates, always lists them from
-the API server.
+object), and so is every object of a kind whose watch is down (``fresh``): a cache that missed
+deletions during a watch gap must not make children for a deleted cluster nor hide a lost
+scheduler. Every list prunes what it no longer contains. Counting worker pods, where a stale
+answer would mean duplicates, always lists them from the API server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
+
+from dask_k8s_lab import watching
+
+logger = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (plural, namespace, name)
 
 _objects: dict[Key, dict[str, Any]] = {}
+_synced: set[tuple[str, str | None]] = set()  # (plural, namespace or None for all) whose watch is up
+RELISTS: dict[str, int] = {}  # lists made by ``follow``, by plural (the liveness probe reports them)
 
 
 def put(plural: str, body: Mapping[str, Any]) -> None:
@@ -56,3 +67,80 @@ def items(plural: str, namespace: str) -> Iterator[dict[str, Any]]:
 
 def clear() -> None:
     _objects.clear()
+    _synced.clear()
+
+
+def fresh(plural: str, namespace: str) -> bool:
+    """Whether a watch keeps this kind in this namespace up to date right now."""
+    return (plural, None) in _synced or (plural, namespace) in _synced
+
+
+def _versions(plural: str, namespace: str | None) -> dict[Key, str | None]:
+    return {
+        key: body["metadata"].get("resourceVersion")
+        for key, body in _objects.items()
+        if key[0] == plural and (namespace is None or key[1] == namespace)
+    }
+
+
+def replace(plural: str, namespace: str | None, bodies: list[Mapping[str, Any]],
+            before: Mapping[Key, str | None]) -> list[dict[str, Any]]:
+    """Take a fresh list of ``plural`` (in ``namespace``, None: all) as the truth: put what it
+    holds and drop what it does not, unless that changed since ``before`` (taken just before the
+    list was asked for: a watch event that came in meanwhile is newer than the list).
+    Returns the bodies dropped."""
+    listed = set()
+    for body in bodies:
+        put(plural, body)
+        listed.add((plural, body["metadata"].get("namespace", ""), body["metadata"]["name"]))
+    dropped = []
+    for key, version in before.items():
+        current = _objects.get(key)
+        if key not in listed and current is not None and current["metadata"].get("resourceVersion") == version:
+            dropped.append(_objects.pop(key))
+    return dropped
+
+
+async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, namespace: str | None,
+                 label_selector: str | None, timeouts: watching.Timeouts,
+                 on_pruned: Callable[[str, dict[str, Any]], None]) -> None:
+    """Keep ``plural`` (in ``namespace``, None: all) in the store: list (pruning), watch, and list
+    again after an expired watch (at once, once) or a failure (after a back-off, reads going to
+    the API server meanwhile). ``on_pruned`` hears of each object a list found gone."""
+    scope = (plural, namespace)
+    delay = 0.5
+
+    def on_event(event_type: str, body: dict[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        if event_type == "DELETED":
+            drop(plural, meta.get("namespace", ""), meta.get("name", ""))
+        elif meta.get("name"):
+            put(plural, body)
+
+    while True:
+        before = _versions(plural, namespace)
+        try:
+            client = await api()
+            RELISTS[plural] = RELISTS.get(plural, 0) + 1
+            bodies, version = await watching.list_objects(client, kind, namespace, label_selector, timeouts)
+            for body in replace(plural, namespace, bodies, before):
+                logger.info("%s %s/%s is gone (found by a list, not by the watch)", plural,
+                            body["metadata"].get("namespace"), body["metadata"]["name"])
+                on_pruned(plural, body)
+            _synced.add(scope)
+            delay = 0.5
+            while True:
+                version = await watching.watch(client, kind, namespace, label_selector, version or "0", on_event,
+                                               timeouts)
+        except asyncio.CancelledError:
+            _synced.discard(scope)
+            raise
+        except watching.WatchExpired as exc:
+            _synced.discard(scope)
+            logger.info("watch of %s expired (%s); listing again", plural, exc)
+        except Exception as exc:
+            _synced.discard(scope)
+            logger.warning("watch of %s failed (%s); listing again in %.1f s", plural,
+                           watching.describe(exc), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)

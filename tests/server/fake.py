@@ -176,9 +176,11 @@ class FakeBackend:
             raise FakeKubeError(400, f'container in pod "{pod}" is waiting to start')
         return "\n".join(self.pod_log_texts[pod].splitlines()[-tail_lines:])
 
-    async def events(self, namespace: str) -> list[dict]:
+    async def events(self, namespace: str, field_selector: str | None = None) -> list[dict]:
         self._fail_if_told("list", "Event")
-        return copy.deepcopy(self.event_list)
+        wanted = dict(term.split("=", 1) for term in (field_selector or "").split(",") if term)
+        return [copy.deepcopy(e) for e in self.event_list
+                if all(e.get(path.split(".")[0], {}).get(path.split(".")[1]) == value for path, value in wanted.items())]
 
     async def dashboard_target(self, namespace, cluster, scheduler_pod) -> tuple[str, int]:
         if self.dashboard is None:

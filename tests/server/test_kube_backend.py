@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 from dask_k8s_lab.server.config import DaskK8sLab
 from dask_k8s_lab.server.kube import Kr8sBackend
@@ -14,13 +15,8 @@ def cluster(name: str, version: str) -> dict:
     return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": version}, "status": {"phase": "Running"}}
 
 
-class Obj:
-    def __init__(self, raw):
-        self.raw = raw
-
-
 class ScriptedApi:
-    """Lists return the next scripted snapshot; watches replay scripted events, then fail or end."""
+    """Lists return the next scripted snapshot; watches stream scripted events, then fail or end."""
 
     def __init__(self, lists, watches):
         self.lists, self.watches = list(lists), list(watches)
@@ -28,7 +24,11 @@ class ScriptedApi:
         self.namespace = "ns"
 
     @contextlib.asynccontextmanager
-    async def async_get_kind(self, cls, namespace=None, label_selector=None):
+    async def async_get_kind(self, cls, namespace=None, label_selector=None, params=None, watch=False, timeout=None):
+        if watch:
+            self.watch_since.append((params or {}).get("resourceVersion"))
+            yield cls, WatchResponse(self.watches.pop(0) if self.watches else None)
+            return
         items, version = self.lists.pop(0) if self.lists else ([], "0")
 
         class Response:
@@ -37,13 +37,17 @@ class ScriptedApi:
 
         yield cls, Response()
 
-    async def watch(self, cls, namespace=None, label_selector=None, since=None):
-        self.watch_since.append(since)
-        if not self.watches:
+
+class WatchResponse:
+    def __init__(self, script):
+        self.script = script
+
+    async def aiter_lines(self):
+        if self.script is None:
             await asyncio.Event().wait()  # a quiet, healthy watch
-        events, failure = self.watches.pop(0)
-        for event in events:
-            yield event[0], Obj(event[1])
+        events, failure = self.script
+        for event_type, obj in events:
+            yield json.dumps({"type": event_type, "object": obj})
         if failure:
             raise failure
 

@@ -1,0 +1,132 @@
+"""Bounded Kubernetes calls and an expiry-safe list+watch, shared by the server extension's
+informers and the operator's cache.
+
+kr8s sends every request with no timeout unless its ``Api.timeout`` is set, and its own
+``Api.watch`` restarts an expired (410 Gone) watch at the same resourceVersion, which the API
+server refuses again at once. Here every request is bounded, a watch ends after ``watch_timeout``
+(server side, and the client gives up after as long again plus ``request_timeout`` of silence,
+which is how a half-open connection is noticed), and an expired watch makes the caller list again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+DEFAULT_REQUEST_TIMEOUT = 10.0
+DEFAULT_WATCH_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """``request``: seconds any call may take to connect, send or wait for data;
+    ``watch``: seconds one watch request lasts before it is renewed."""
+
+    request: float = DEFAULT_REQUEST_TIMEOUT
+    watch: float = DEFAULT_WATCH_TIMEOUT
+
+    def client(self) -> httpx.Timeout:
+        """For ``kr8s.asyncio.Api.timeout``: every phase of every request."""
+        return httpx.Timeout(self.request)
+
+    def stream(self) -> httpx.Timeout:
+        """For a watch: the server ends it after ``watch`` seconds, so a longer silence means
+        the connection is gone."""
+        return httpx.Timeout(self.request, read=self.watch + self.request)
+
+
+class WatchExpired(Exception):
+    """The API server no longer has the resourceVersion the watch started from (410 Gone)."""
+
+
+class WatchError(Exception):
+    """The API server ended a watch with an error event other than 410."""
+
+
+def is_timeout(error: BaseException | None) -> bool:
+    """Whether a failure (or what caused it) is a call that did not answer in time."""
+    while error is not None:
+        if isinstance(error, (TimeoutError, asyncio.TimeoutError, httpx.TimeoutException)):
+            return True
+        if type(error).__name__ == "APITimeoutError":  # kr8s's wrapper of httpx's timeouts
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def describe(error: BaseException) -> str:
+    """A failure in words, even for exceptions without a message."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def bounded(awaitable: Awaitable[T], timeout: float, what: str) -> T:
+    """Await with a deadline, as a TimeoutError that says what did not answer."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f"{what}: no answer from the Kubernetes API within {timeout:g} s") from None
+
+
+async def connect(factory: Callable[[], Awaitable[Any]], timeouts: Timeouts) -> Any:
+    """A kr8s client from ``factory`` (e.g. ``kr8s.asyncio.api``) with every request bounded.
+    Making the client asks the server for its version before the timeout can be set, so that
+    first exchange is bounded here."""
+    api = await bounded(factory(), timeouts.request, "connect")
+    api.timeout = timeouts.client()
+    return api
+
+
+async def list_objects(api: Any, kind: Any, namespace: str | None, label_selector: str | None,
+                       timeouts: Timeouts) -> tuple[list[dict], str | None]:
+    """One list call: the raw items and the list's resourceVersion."""
+    async with api.async_get_kind(kind, namespace=namespace, label_selector=label_selector,
+                                  timeout=timeouts.client()) as (_, response):
+        body = response.json()
+    return body.get("items") or [], (body.get("metadata") or {}).get("resourceVersion")
+
+
+async def watch(api: Any, kind: Any, namespace: str | None, label_selector: str | None, since: str,
+                on_event: Callable[[str, dict], None], timeouts: Timeouts) -> str:
+    """Follow one watch request from ``since`` until the server ends it; returns the
+    resourceVersion to continue from. Raises WatchExpired on 410 Gone (list again, do not retry
+    the same version) and WatchError on any other error event."""
+    params = {
+        "resourceVersion": since,
+        "allowWatchBookmarks": "true",
+        "timeoutSeconds": str(max(1, int(timeouts.watch))),
+    }
+    async with api.async_get_kind(kind, namespace=namespace, label_selector=label_selector, params=params,
+                                  watch=True, timeout=timeouts.stream()) as (_, response):
+        async for line in response.aiter_lines():
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            event_type, obj = event.get("type"), event.get("object") or {}
+            if event_type == "ERROR":
+                if obj.get("code") == 410:
+                    raise WatchExpired(obj.get("message") or "resourceVersion too old")
+                raise WatchError(obj.get("message") or json.dumps(obj))
+            since = (obj.get("metadata") or {}).get("resourceVersion") or since
+            if event_type in ("ADDED", "MODIFIED", "DELETED"):
+                on_event(event_type, obj)
+    return since
+
+
+async def follow(api: Any, kind: Any, namespace: str | None, label_selector: str | None,
+                 on_list: Callable[[list[dict]], None], on_event: Callable[[str, dict], None],
+                 timeouts: Timeouts) -> None:
+    """List, then watch from the list's version, renewing the watch as the server ends it.
+    Never returns: WatchExpired means "call again now" (which lists afresh, once); any other
+    error is for the caller to report and back off from before calling again."""
+    objects, version = await list_objects(api, kind, namespace, label_selector, timeouts)
+    on_list(objects)
+    while True:
+        version = await watch(api, kind, namespace, label_selector, version or "0", on_event, timeouts)

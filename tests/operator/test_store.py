@@ -1,0 +1,63 @@
+"""The operator's cache: a relist prunes what it missed, but not what the watch brought meanwhile;
+what was pruned is reconciled; reads bypass a cache whose watch is down."""
+
+from __future__ import annotations
+
+import pytest
+
+from dask_k8s_operator import __main__ as cli
+from dask_k8s_operator import handlers, store
+
+
+def body(name: str, version: str, **extra) -> dict:
+    return {"metadata": {"name": name, "namespace": "ns", "resourceVersion": version, **extra}}
+
+
+@pytest.fixture(autouse=True)
+def empty_store():
+    store.clear()
+    yield
+    store.clear()
+
+
+def test_a_relist_drops_what_it_no_longer_holds_but_keeps_newer_watch_events():
+    store.put("daskclusters", body("kept", "1"))
+    store.put("daskclusters", body("deleted-in-a-gap", "2"))
+    store.put("daskclusters", body("made-during-the-list", "3"))
+    store.put("pods", body("other-kind", "4"))
+    before = store._versions("daskclusters", "ns")
+    store.put("daskclusters", body("made-during-the-list", "9"))  # the watch, while the list ran
+    dropped = store.replace("daskclusters", "ns", [body("kept", "5"), body("new", "6")], before)
+    assert [d["metadata"]["name"] for d in dropped] == ["deleted-in-a-gap"]
+    assert {b["metadata"]["name"] for b in store.items("daskclusters", "ns")} == {"kept", "new", "made-during-the-list"}
+    assert store.get("daskclusters", "ns", "kept")["metadata"]["resourceVersion"] == "5"
+    assert store.get("pods", "ns", "other-kind") is not None
+
+
+def test_reads_use_the_cache_only_while_its_watch_is_up():
+    assert not store.fresh("pods", "ns")
+    store._synced.add(("pods", None))  # an all-namespaces watch
+    assert store.fresh("pods", "ns") and not store.fresh("services", "ns")
+
+
+def test_what_a_relist_pruned_is_reconciled(monkeypatch):
+    triggered = []
+    monkeypatch.setattr(handlers.QUEUE, "trigger", lambda *key: triggered.append(key))
+    store.put("daskworkergroups", {**body("c-extra", "1"), "spec": {"cluster": "c"}})
+    lost_scheduler = body("c-scheduler", "2", labels={"dask.org/component": "scheduler", "dask.org/cluster-name": "c"})
+    handlers._on_pruned("pods", lost_scheduler)
+    assert triggered == [("daskclusters", "ns", "c"), ("daskworkergroups", "ns", "c-extra")]
+    triggered.clear()
+    handlers._on_pruned("daskclusters", body("c", "3", uid="u"))
+    assert triggered == [("daskclusters", "ns", "c")]
+    triggered.clear()
+    handlers._on_pruned("daskworkergroups", {**body("c-extra", "1"), "spec": {"cluster": "c"}})
+    assert triggered == [("daskworkergroups", "ns", "c-extra"), ("daskclusters", "ns", "c")]
+
+
+def test_timeout_options_become_environment_variables():
+    env, rest = cli.own_options(["--request-timeout", "5", "--watch-timeout=30", "--namespace=x", "--verbose"])
+    assert env == {"DASK_K8S_OPERATOR_REQUEST_TIMEOUT": "5", "DASK_K8S_OPERATOR_WATCH_TIMEOUT": "30"}
+    assert rest == ["--namespace=x", "--verbose"]
+    with pytest.raises(SystemExit, match="--request-timeout takes a number of seconds"):
+        cli.own_options(["--request-timeout=soon"])

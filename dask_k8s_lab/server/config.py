@@ -124,6 +124,31 @@ class DaskK8sLab(Configurable):
 
     log_tail_lines = Int(200, help="Log lines per pod returned by the logs endpoint.").tag(config=True)
 
+    log_limit_bytes = Int(
+        256 * 1024,
+        help="Most bytes of log read per pod (the API's limitBytes; a log with no line breaks is cut here).",
+    ).tag(config=True)
+
+    read_concurrency = Int(
+        4, help="Most pod logs and event lists read from Kubernetes at once, over all requests."
+    ).tag(config=True)
+
+    request_timeout = Float(
+        10.0,
+        help=(
+            "Seconds any Kubernetes call may wait to connect or for an answer before it fails "
+            "(and the cluster list is flagged as possibly out of date)."
+        ),
+    ).tag(config=True)
+
+    watch_timeout = Float(
+        60.0,
+        help=(
+            "Seconds one watch request lasts before it is renewed; a watch silent for this plus "
+            "request_timeout is taken as a dead connection and listed again."
+        ),
+    ).tag(config=True)
+
     crash_log_lines = Int(
         5, help="Last log lines of a crash-looping container quoted in a cluster's 'reason'."
     ).tag(config=True)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from dask_k8s_lab import watching
 from dask_k8s_lab.resources import (
     COMPONENT_SCHEDULER,
     LABEL_COMPONENT,
@@ -46,7 +47,7 @@ class KubeBackend(Protocol):
     async def patch(self, kind: str, namespace: str, name: str, patch: dict) -> dict: ...
     async def delete(self, kind: str, namespace: str, name: str) -> None: ...
     async def pod_logs(self, namespace: str, pod: str, container: str | None, tail_lines: int, previous: bool = False) -> str: ...
-    async def events(self, namespace: str) -> list[dict]: ...
+    async def events(self, namespace: str, field_selector: str | None = None) -> list[dict]: ...
     async def dashboard_target(self, namespace: str, cluster: str, scheduler_pod: dict | None) -> tuple[str, int]: ...
     async def forget_cluster(self, namespace: str, cluster: str) -> None: ...
     async def close(self) -> None: ...
@@ -110,13 +111,14 @@ class ClusterService:
             queue.put_nowait(None)
         await self.backend.close()
 
-    async def ready(self, timeout: float = 10.0) -> None:
-        """Wait until the first list of every watched kind has arrived, or fail with a 503."""
+    async def ready(self, timeout: float | None = None) -> None:
+        """Wait until the first list of every watched kind has arrived (at most ``timeout``,
+        by default the configured request timeout), or fail with a 503."""
         if self._synced.is_set():
             return
         if self._start_error is None:
             try:
-                await asyncio.wait_for(self._synced.wait(), timeout)
+                await asyncio.wait_for(self._synced.wait(), self.config.request_timeout if timeout is None else timeout)
                 return
             except asyncio.TimeoutError:
                 pass
@@ -148,7 +150,9 @@ class ClusterService:
 
     def on_watch_error(self, kind: str, namespace: str, error: BaseException) -> None:
         failures = self._watch_errors.get((kind, namespace), (0, ""))[0] + 1
-        self._watch_errors[(kind, namespace)] = (failures, f"{kind} in {namespace}: {error}")
+        if watching.is_timeout(error):  # not a dropped connection: the API server stopped answering
+            failures = max(failures, 2)
+        self._watch_errors[(kind, namespace)] = (failures, f"{kind} in {namespace}: {watching.describe(error)}")
         self._update_stale()
 
     @property
@@ -158,7 +162,8 @@ class ClusterService:
 
     def _update_stale(self) -> None:
         """The cache is stale once a watch failed twice in a row (one dropped connection is
-        re-listed at once and says nothing); subscribers hear when that starts and ends."""
+        re-listed at once and says nothing) or a call timed out; subscribers hear when that
+        starts and ends."""
         failing = [text for failures, text in self._watch_errors.values() if failures >= 2]
         stale = f"cannot watch Kubernetes ({'; '.join(failing)})" if failing else None
         if stale != self._stale and self._synced.is_set():
@@ -383,15 +388,36 @@ class ClusterService:
             raise invalid(str(e).split("=", 1)[0] if "=" in str(e) else "body", str(e)) from None
 
         created = await self._call(f"create DaskCluster {namespace}/{name}", self.backend.create(manifest))
-        self._remember(CLUSTER, created)
-        for group in request.worker_groups:
-            group_manifest = manifests.worker_group_manifest(created, group, group.image or image, request.env)
-            made = await self._call(
-                f"create DaskWorkerGroup {namespace}/{group_manifest['metadata']['name']}",
-                self.backend.create(group_manifest),
-            )
-            self._remember(WORKER_GROUP, made)
+        made: list[tuple[str, dict]] = [(CLUSTER, created)]
+        try:
+            for i, group in enumerate(request.worker_groups):
+                group_manifest = manifests.worker_group_manifest(created, group, group.image or image, request.env)
+                try:
+                    made.append((WORKER_GROUP, await self.backend.create(group_manifest)))
+                except Exception as e:
+                    error = from_kube_error(e, f"create worker group {group.name!r} "
+                                               f"(DaskWorkerGroup {namespace}/{group_manifest['metadata']['name']})")
+                    raise ApiError(error.status, error.message, f"worker_groups.{i}") from e
+        except BaseException as e:  # cancelled too: all or nothing
+            await self._undo_create(made)
+            if isinstance(e, ApiError):
+                raise ApiError(e.status, f"{e.message} Nothing was created: cluster {namespace}/{name} was removed again.",
+                               e.field) from e
+            raise
+        for kind, obj in made:
+            self._remember(kind, obj)
         return self._updated_model(namespace, name)
+
+    async def _undo_create(self, made: list[tuple[str, dict]]) -> None:
+        """Delete what a failed create made, newest first (the cluster last: deleting it also
+        takes whatever the operator made for it by then, through ownerReferences)."""
+        for kind, obj in reversed(made):
+            meta = obj["metadata"]
+            try:
+                await asyncio.shield(self.backend.delete(kind, meta["namespace"], meta["name"]))
+            except Exception as e:  # already gone is fine; anything else is worth a line in the log
+                log.warning("dask-k8s-lab: could not remove %s %s/%s after a failed create: %s",
+                            kind, meta["namespace"], meta["name"], watching.describe(e))
 
     # -- changing ------------------------------------------------------------------------------
 
@@ -524,34 +550,39 @@ class ClusterService:
         return {pod["metadata"]["name"]: text for pod, text in zip(pods, texts)}
 
     async def events(self, namespace: str, name: str) -> list[dict]:
+        """The events of the cluster and its objects, each asked of the API server by a field
+        selector on its kind and name (a namespace's events are never listed whole)."""
         await self.ready()
         cluster = self._cluster_object(namespace, name)
         # events from before this cluster existed belong to an earlier one of the same name
         born = cluster["metadata"].get("creationTimestamp") or ""
         key = (namespace, name)
-        related = {name, scheduler_name(name)}
-        for kind in (WORKER_GROUP, AUTOSCALER, POD):
-            related |= {o["metadata"]["name"] for o in self.store.children(key, kind)}
-        raw = await self._call(f"list events in namespace {namespace}", self.backend.events(namespace))
+        objects = {("DaskCluster", name), ("Service", scheduler_name(name))}
+        for kind, store_kind in (("DaskWorkerGroup", WORKER_GROUP), ("DaskAutoscaler", AUTOSCALER), ("Pod", POD)):
+            objects |= {(kind, o["metadata"]["name"]) for o in self.store.children(key, store_kind)}
+
+        async def of(kind: str, obj_name: str) -> list[dict]:
+            selector = f"involvedObject.kind={kind},involvedObject.name={obj_name}"
+            return await self._call(f"list the events of {kind} {namespace}/{obj_name}",
+                                    self.backend.events(namespace, selector))
+
         result = []
-        for event in raw:
-            involved = event.get("involvedObject") or event.get("regarding") or {}
-            obj_name = involved.get("name", "")
-            if obj_name not in related and not obj_name.startswith(f"{name}-"):
-                continue
-            when = (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
-                    or (event.get("metadata") or {}).get("creationTimestamp"))
-            if when and born and when[:19] < born[:19]:  # both RFC 3339 UTC: compare to the second
-                continue
-            result.append(
-                {
-                    "type": event.get("type") or "Normal",
-                    "reason": event.get("reason") or "",
-                    "message": event.get("message") or event.get("note") or "",
-                    "object": f"{involved.get('kind', '')}/{obj_name}",
-                    "time": when,
-                }
-            )
+        for events in await asyncio.gather(*(of(*obj) for obj in sorted(objects))):
+            for event in events:
+                involved = event.get("involvedObject") or event.get("regarding") or {}
+                when = (event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
+                        or (event.get("metadata") or {}).get("creationTimestamp"))
+                if when and born and when[:19] < born[:19]:  # both RFC 3339 UTC: compare to the second
+                    continue
+                result.append(
+                    {
+                        "type": event.get("type") or "Normal",
+                        "reason": event.get("reason") or "",
+                        "message": event.get("message") or event.get("note") or "",
+                        "object": f"{involved.get('kind', '')}/{involved.get('name', '')}",
+                        "time": when,
+                    }
+                )
         result.sort(key=lambda e: e["time"] or "")
         return result
 

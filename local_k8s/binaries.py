@@ -6,6 +6,7 @@ pins rebuilds, and an unchanged checkout (even a fresh clone) reuses the binarie
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -119,9 +120,20 @@ def _go_binary_name(package: str) -> str:
 
 
 def build(bundle: Bundle, console: Console | None = None) -> float:
-    """Build one bundle into its cache folder unless it is there; returns seconds spent."""
+    """Build one bundle into its cache folder unless it is there; returns seconds spent.
+
+    Holds a lock on the cache folder: two `up`s (or test sessions) started at once share one
+    build instead of both writing into the same partial folder.
+    """
     if bundle.is_built():
         return 0.0
+    bundle.cache_dir().mkdir(parents=True, exist_ok=True)
+    with (bundle.cache_dir() / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return 0.0 if bundle.is_built() else _build_locked(bundle, console)
+
+
+def _build_locked(bundle: Bundle, console: Console | None) -> float:
     if shutil.which("go") is None:
         raise RuntimeError("Go is needed to build the local Kubernetes binaries; install Go >= 1.25")
     console = console or Console(stderr=True)

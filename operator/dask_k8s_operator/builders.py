@@ -50,6 +50,28 @@ def cluster_domain() -> str:
     return os.environ.get("DASK_K8S_OPERATOR_CLUSTER_DOMAIN", "cluster.local")
 
 
+# Service-mesh sidecars are left alone unless asked: the original operator forced this label on
+# every pod, which kept meshes (Istio) from managing Dask traffic even where they should.
+MESH_OPT_OUT_LABEL = "sidecar.istio.io/inject"
+# Per resource: "true" opts its pods out of sidecar injection, "false" keeps them in whatever the
+# operator-wide setting says. A user annotation, so it is copied from a DaskCluster or DaskJob to
+# its worker groups and pods like any other.
+MESH_OPT_OUT_ANNOTATION = "dask.org/disable-mesh-sidecar"
+# Operator-wide default (chart value ``mesh.disableSidecarInjection``).
+MESH_OPT_OUT_ENV = "DASK_K8S_OPERATOR_DISABLE_MESH_SIDECAR"
+
+
+def mesh_opt_out_default() -> bool:
+    return os.environ.get(MESH_OPT_OUT_ENV, "false").strip().lower() == "true"
+
+
+def _apply_mesh_choice(meta: dict[str, dict[str, str]]) -> None:
+    """Add ``sidecar.istio.io/inject: "false"`` to a pod's labels only if opted out."""
+    choice = meta["annotations"].get(MESH_OPT_OUT_ANNOTATION, "").strip().lower()
+    if choice == "true" or (choice != "false" and mesh_opt_out_default()):
+        meta["labels"][MESH_OPT_OUT_LABEL] = "false"
+
+
 # ---------------------------------------------------------------------------------------------
 # metadata
 # ---------------------------------------------------------------------------------------------
@@ -125,6 +147,7 @@ def build_scheduler_pod(cluster: Mapping[str, Any]) -> dict[str, Any]:
     scheduler = cluster["spec"]["scheduler"]
     meta = merge_metadata(cluster["metadata"], scheduler.get("metadata"), scheduler_labels(name))
     meta["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(scheduler["spec"])
+    _apply_mesh_choice(meta)
     spec = copy.deepcopy(scheduler["spec"])
     spec.setdefault("restartPolicy", "Always")
     return _with_modern_commands({
@@ -259,6 +282,7 @@ def build_worker_pod(
         },
     )
     meta["annotations"][SPEC_HASH_ANNOTATION] = worker_pod_hash(group)
+    _apply_mesh_choice(meta)
     spec = copy.deepcopy(worker["spec"])
     spec.setdefault("restartPolicy", "OnFailure")
     _inject_env(
@@ -319,6 +343,7 @@ def build_job_runner_pod(job: Mapping[str, Any]) -> dict[str, Any]:
         runner.get("metadata"),
         {LABEL_CLUSTER: name, LABEL_COMPONENT: COMPONENT_JOB_RUNNER},
     )
+    _apply_mesh_choice(meta)
     spec = copy.deepcopy(runner["spec"])
     spec.setdefault("restartPolicy", "OnFailure")
     service = job["spec"]["cluster"]["spec"]["scheduler"].get("service")

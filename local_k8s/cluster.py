@@ -19,25 +19,14 @@ from rich.console import Console
 
 from . import binaries, network, pki, settings
 
-# Controllers that Dask workloads and tests need; the rest would only cost CPU on small machines.
-CONTROLLERS = [
-    "garbage-collector-controller",
-    "namespace-controller",
-    "deployment-controller",
-    "replicaset-controller",
-    "statefulset-controller",
-    "job-controller",
-    "endpoints-controller",
-    "endpointslice-controller",
-    "endpointslice-mirroring-controller",
-    "serviceaccount-controller",
-    "serviceaccount-token-controller",
-    "root-ca-certificate-publisher-controller",
-    "pod-garbage-collector-controller",
-    "node-lifecycle-controller",
-    "disruption-controller",
-    "clusterrole-aggregation-controller",
-]
+# The controller-manager's default set ("*"), as on any cluster, less the three controllers that
+# only act through a cloud provider's API: cloud-node-lifecycle (asks the cloud whether a NotReady
+# node's machine still exists), service-lb (provisions cloud load balancers for LoadBalancer
+# Services) and node-route (programs cloud routes for pod CIDRs). There is no cloud here: the
+# node agent gives LoadBalancer Services their ClusterIP as ingress, and the pod bridge needs no
+# routes. Without --cloud-provider they would only log that they are skipped; naming them says why.
+CLOUD_CONTROLLERS = ["cloud-node-lifecycle-controller", "service-lb-controller", "node-route-controller"]
+CONTROLLERS = ["*", *(f"-{c}" for c in CLOUD_CONTROLLERS)]
 # Started in this order, stopped in reverse.
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "node-agent"]
 CRD_DIR = Path(__file__).resolve().parent.parent / "operator" / "crds"
@@ -206,6 +195,10 @@ class LocalCluster:
             f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
             "--allow-privileged=true",
             "--kubelet-preferred-address-types=InternalIP",
+            # Pods tolerate a NotReady/unreachable node this long before the node lifecycle
+            # controller evicts them (300 s on a default cluster; short here, see settings).
+            f"--default-not-ready-toleration-seconds={settings.NODE_LOSS_TOLERATION_SECONDS}",
+            f"--default-unreachable-toleration-seconds={settings.NODE_LOSS_TOLERATION_SECONDS}",
             "--enable-priority-and-fairness=false",
             "--profiling=false", "--v=1",
         ])
@@ -235,7 +228,11 @@ class LocalCluster:
             "--leader-elect=false", "--secure-port=0",
             f"--service-account-private-key-file={pki_dir / 'sa.key'}",
             f"--root-ca-file={pki_dir / 'ca.crt'}",
+            # CertificateSigningRequests are signed with the cluster CA, as kubeadm sets it up.
+            f"--cluster-signing-cert-file={pki_dir / 'ca.crt'}",
+            f"--cluster-signing-key-file={pki_dir / 'ca.key'}",
             f"--controllers={','.join(CONTROLLERS)}",
+            f"--node-monitor-grace-period={settings.NODE_MONITOR_GRACE_SECONDS}s",
             "--concurrent-gc-syncs=5", "--v=1",
         ])
 

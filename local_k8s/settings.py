@@ -30,6 +30,12 @@ BRIDGE = "dkl0"
 # hang until it is re-learnt (up to minutes with TCP's SYN back-off).
 BRIDGE_MAC = "02:64:6b:6c:00:01"
 
+# Node loss, shorter than a default cluster's (40 s grace, 300 s toleration) so that trying it
+# takes about a minute: a node whose agent has not renewed its Lease for the grace period turns
+# NotReady, and its pods are evicted once they have tolerated that for the toleration seconds.
+NODE_MONITOR_GRACE_SECONDS = 25
+NODE_LOSS_TOLERATION_SECONDS = 20
+
 GO_MODULES = Path(__file__).parent / "gomod"
 
 

@@ -1,5 +1,6 @@
 """The kubelet's HTTPS API, as far as the API server proxies to it: container logs
-(`kubectl logs`, kr8s `logs()`) and WebSocket port-forward (kr8s `portforward()`)."""
+(`kubectl logs`, kr8s `logs()`), exec and attach, and port-forward (kubectl's SPDY/3.1 through
+the API server; WebSocket for clients such as kr8s, passed through by the API server)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 
 from .pods import PodManager
+from .streaming import containerexec, portforward, remotecommand, websocket
+from .streaming.upgrade import PROTOCOL_HEADER, is_spdy_upgrade, serve_spdy
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +47,16 @@ class KubeletApi:
         self.app.add_routes([
             web.get("/healthz", self.healthz),
             web.get("/containerLogs/{namespace}/{pod}/{container}", self.logs),
-            web.get("/portForward/{namespace}/{pod}", self.port_forward),
-            web.post("/portForward/{namespace}/{pod}", self.port_forward),
         ])
+        # Each streaming endpoint also exists with the pod's uid before the container name.
+        for path, handler in [("/exec/{namespace}/{pod}/{container}", self.exec),
+                              ("/exec/{namespace}/{pod}/{uid}/{container}", self.exec),
+                              ("/attach/{namespace}/{pod}/{container}", self.attach),
+                              ("/attach/{namespace}/{pod}/{uid}/{container}", self.attach),
+                              ("/portForward/{namespace}/{pod}", self.port_forward),
+                              ("/portForward/{namespace}/{pod}/{uid}", self.port_forward)]:
+            self.app.router.add_route("GET", path, handler)
+            self.app.router.add_route("POST", path, handler)
         self.runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int, cert: Path, key: Path) -> None:
@@ -65,7 +75,7 @@ class KubeletApi:
 
     def _runner(self, request: web.Request):
         runner = self.pods.find(request.match_info["namespace"], request.match_info["pod"])
-        if runner is None:
+        if runner is None or request.match_info.get("uid", runner.uid) != runner.uid:
             raise web.HTTPNotFound(text=f'pod "{request.match_info["pod"]}" not found on this node')
         return runner
 
@@ -109,7 +119,54 @@ class KubeletApi:
             pass  # the client stopped following
         return response
 
+    @staticmethod
+    def _log_stream_request(request: web.Request) -> None:
+        log.info("%s %s (Upgrade: %s; %s: %s; WebSocket protocols: %s)", request.method, request.path_qs,
+                 request.headers.get("Upgrade"), PROTOCOL_HEADER, request.headers.getall(PROTOCOL_HEADER, []),
+                 request.headers.get("Sec-WebSocket-Protocol"))
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        return await self._remote_command(request, exec_=True)
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        return await self._remote_command(request, exec_=False)
+
+    async def _remote_command(self, request: web.Request, *, exec_: bool) -> web.StreamResponse:
+        self._log_stream_request(request)
+        runner = self._runner(request)
+        container = request.match_info["container"]
+        try:
+            options = remotecommand.parse_options(request.query, request.query.getall("command", []), exec_=exec_)
+        except ValueError as e:
+            raise web.HTTPBadRequest(text=str(e)) from None
+
+        async def start(options: remotecommand.Options) -> remotecommand.Process:
+            if exec_:
+                return await containerexec.start_exec(runner, container, options)
+            return containerexec.AttachProcess(runner, container)
+
+        if is_spdy_upgrade(request.headers):
+            return await serve_spdy(request, remotecommand.SPDY_PROTOCOLS,
+                                    lambda protocol: remotecommand.SpdyRemoteCommand(protocol, options, start))
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await websocket.serve_websocket(request, options, start)
+        raise web.HTTPBadRequest(text="exec and attach need an upgrade to SPDY/3.1 or WebSocket")
+
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        self._log_stream_request(request)
+        if is_spdy_upgrade(request.headers):
+            runner = self._runner(request)
+
+            async def dial(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+                if not runner.ip:
+                    raise OSError(f"pod {runner.name} has no IP address yet")
+                return await asyncio.open_connection(runner.ip, port)
+
+            return await serve_spdy(request, (portforward.PROTOCOL,),
+                                    lambda protocol: portforward.SpdyPortForward(dial, f"pod {runner.name}"))
+        return await self._websocket_port_forward(request)
+
+    async def _websocket_port_forward(self, request: web.Request) -> web.StreamResponse:
         """Kubernetes' WebSocket port-forward channels: per port i, data on 2i and errors on
         2i+1; each channel's first frame carries the port number (little-endian)."""
         runner = self._runner(request)

@@ -24,7 +24,7 @@ from distributed.objects import SchedulerInfo
 from distributed.utils import Log, Logs, NoOpAwaitable, format_dashboard_link
 from kr8s.asyncio.objects import Pod, Service
 
-from . import config
+from . import config, ownership
 from .auth import ClusterAuth, current_namespace, resolve_api
 from .kube import ensure_crds, fetch, forbidden_hint, list_raw, pod_log_tail, status_code
 from .lifecycle import KubernetesCluster
@@ -234,6 +234,7 @@ class KubeCluster(KubernetesCluster):
                 jupyter=opts.jupyter,
             )
         manifest.setdefault("metadata", {})["namespace"] = self.namespace
+        ownership.stamp(manifest, ownership.hub_user())  # in a hub-spawned server's kernel
         cluster = DaskCluster(manifest, namespace=self.namespace, api=self._api)
         try:
             await cluster.create()

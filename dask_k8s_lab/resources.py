@@ -24,6 +24,10 @@ API_VERSION = f"{GROUP}/{VERSION}"
 LABEL_CLUSTER = "dask.org/cluster-name"
 LABEL_COMPONENT = "dask.org/component"
 LABEL_WORKER_GROUP = "dask.org/workergroup-name"
+# The JupyterHub user a DaskCluster belongs to (dask_k8s_lab.ownership): the annotation holds the
+# exact user name, the label a label-safe form of it for selectors.
+ANNOTATION_OWNER = "kubernetes.dask.org/owner"
+LABEL_OWNER = "kubernetes.dask.org/owner"
 
 COMPONENT_SCHEDULER = "scheduler"
 COMPONENT_WORKER = "worker"
@@ -159,6 +163,7 @@ class DaskAutoscaler(_DaskResource):
 
 
 __all__ = [
+    "ANNOTATION_OWNER",
     "API_VERSION",
     "COMPONENT_JOB_RUNNER",
     "COMPONENT_SCHEDULER",
@@ -167,6 +172,7 @@ __all__ = [
     "GROUP",
     "LABEL_CLUSTER",
     "LABEL_COMPONENT",
+    "LABEL_OWNER",
     "LABEL_WORKER_GROUP",
     "VERSION",
     "DaskAutoscaler",

@@ -13,10 +13,15 @@ import { CommandIDs } from './commandids';
 import { chartIcon } from './icons';
 import { ICluster, IPlot, plotsFromJson, plotsJsonUrl } from './logic';
 
-/** A plot pane: an iframe on a proxied dashboard route. */
+/**
+ * A plot pane: an iframe on a proxied dashboard route. A scheduler's page is untrusted, so the
+ * frame gets an opaque origin (no 'allow-same-origin'): its scripts cannot reach this page, its
+ * cookies or the Jupyter API as the user. The proxy sandboxes the page the same way when it is
+ * opened outside the frame.
+ */
 export class DashboardPane extends MainAreaWidget<IFrame> {
   constructor(readonly url: string, label: string) {
-    const content = new IFrame({ sandbox: ['allow-scripts', 'allow-same-origin', 'allow-popups'] });
+    const content = new IFrame({ sandbox: ['allow-scripts', 'allow-popups', 'allow-downloads'] });
     content.url = url;
     content.addClass('dk8s-DashboardFrame');
     super({ content });

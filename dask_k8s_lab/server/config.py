@@ -56,6 +56,34 @@ class DaskK8sLab(Configurable):
         help="Whether users may pick an image for a cluster or worker group (else the default or the template's).",
     ).tag(config=True)
 
+    owner = Unicode(
+        None,
+        allow_none=True,
+        help=(
+            "The JupyterHub user this server works for (default: $JUPYTERHUB_USER, which the hub "
+            "sets in the servers it spawns). Clusters created here record it, and only that "
+            "user's clusters are listed and can be acted on. None (outside JupyterHub): nothing "
+            "recorded, every cluster in the namespaces shown."
+        ),
+    ).tag(config=True)
+
+    @default("owner")
+    def _default_owner(self) -> str | None:
+        from dask_k8s_lab.ownership import hub_user
+
+        return hub_user()
+
+    show_all_clusters = Bool(
+        help=(
+            "Show and manage every user's clusters, not only the owner's (for an admin's server; "
+            "default: $DASK_K8S_LAB_SHOW_ALL_CLUSTERS is 'true')."
+        ),
+    ).tag(config=True)
+
+    @default("show_all_clusters")
+    def _default_show_all_clusters(self) -> bool:
+        return os.environ.get("DASK_K8S_LAB_SHOW_ALL_CLUSTERS", "").lower() in ("1", "true", "yes")
+
     templates = List(
         Dict(),
         help=(

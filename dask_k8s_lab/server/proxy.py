@@ -2,21 +2,67 @@
 
 Built on jupyter-server-proxy's ``ProxyHandler`` (HTTP and websockets, authentication on every
 request, subprotocols passed through for Bokeh). The target host and port are never taken from
-the request: the service resolves them from a DaskCluster in its cache (404 for any other), and
-the host allowlist admits only targets resolved that way, so this is not an open proxy.
+the request: the service resolves them from a DaskCluster in its cache (404 for any other,
+including another user's), and the host allowlist admits only targets resolved that way, so this
+is not an open proxy.
+
+A scheduler runs whatever image its creator chose, so its pages are untrusted content served
+from the Jupyter server's origin. They must not be able to act as the user:
+
+- the user's credentials stay here: Cookie, Authorization and XSRF headers are not forwarded;
+- the scheduler cannot set cookies on Jupyter's origin: its ``Set-Cookie`` headers are dropped;
+- its pages run sandboxed (``Content-Security-Policy: sandbox``, an opaque origin) wherever they
+  are opened, so their scripts cannot read Jupyter's cookies or call its API as the user;
+- requests that change state need Jupyter's XSRF token like any other cookie-authenticated
+  request (jupyter-server-proxy leaves that to the proxied app), and every request passes the
+  same ``dask-k8s`` authorization as the REST routes.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
-from tornado import web
+from tornado import httputil, web
 
 from .errors import ApiError
+from .handlers import AUTH_RESOURCE
 from .service import ClusterService
+
+# Request headers that carry the user's Jupyter credentials.
+CREDENTIAL_HEADERS = ("Cookie", "Authorization", "X-XSRFToken", "X-CSRFToken")
+# What a dashboard page may do in its sandbox: run scripts and open links in new tabs; never
+# share Jupyter's origin.
+DASHBOARD_SANDBOX = "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox allow-downloads"
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def without_credentials(headers: httputil.HTTPHeaders) -> httputil.HTTPHeaders:
+    """A copy of request headers without the user's credentials."""
+    dropped = {h.lower() for h in CREDENTIAL_HEADERS}
+    kept = httputil.HTTPHeaders()
+    for name, value in headers.get_all():
+        if name.lower() not in dropped:
+            kept.add(name, value)
+    return kept
+
+
+def sandbox_response(response) -> None:
+    """A jupyter-server-proxy ``rewrite_response``: no cookies from the scheduler; its pages
+    sandboxed into an opaque origin (added to any policy of its own: browsers apply all)."""
+    if "Set-Cookie" in response.headers:
+        del response.headers["Set-Cookie"]
+    response.headers.add("Content-Security-Policy", DASHBOARD_SANDBOX)
+    # The page's own websocket, from its opaque origin, is told apart by this Referer.
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
 
 
 class DashboardProxyHandler(ProxyHandler):
+    auth_resource = AUTH_RESOURCE
+
     def initialize(self, service: ClusterService) -> None:
         self.service = service
 
@@ -25,7 +71,39 @@ class DashboardProxyHandler(ProxyHandler):
 
     def __init__(self, *args, **kwargs):
         kwargs["host_allowlist"] = lambda handler, host: handler._allowed(host)
+        kwargs["rewrite_response"] = [sandbox_response]
         super().__init__(*args, **kwargs)
+
+    async def prepare(self, *args, **kwargs):
+        """Authenticated (ProxyHandler), then authorized like the REST routes."""
+        await super().prepare(*args, **kwargs)
+        action = "read" if self.request.method in READ_METHODS else "write"
+        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE))
+        if not allowed:
+            raise web.HTTPError(403, f"not authorized to {action} {AUTH_RESOURCE}")
+        # jupyter-server-proxy applies rewrite_response only to buffered responses, not to
+        # event streams: refuse those rather than pass a scheduler's headers through unchecked.
+        if "text/event-stream" in self.request.headers.get("Accept", ""):
+            raise web.HTTPError(406, "event streams are not proxied from dashboards")
+
+    def check_xsrf_cookie(self):
+        """Jupyter's XSRF check (ProxyHandler defers it to the proxied app, which cannot know
+        the user's session)."""
+        return JupyterHandler.check_xsrf_cookie(self)
+
+    def check_origin(self, origin=None):
+        """Jupyter's origin check, plus the sandboxed dashboard page itself: its opaque origin
+        sends ``Origin: null``, accepted only with a same-host Referer (which a page on another
+        site cannot send)."""
+        if JupyterHandler.check_origin(self, origin):
+            return True
+        if self.request.headers.get("Origin") != "null":
+            return False
+        referer = urlparse(self.request.headers.get("Referer", ""))
+        return bool(referer.netloc) and referer.netloc == self.request.headers.get("Host")
+
+    def proxy_request_headers(self):
+        return without_credentials(super().proxy_request_headers())
 
     async def _target(self, namespace: str, name: str) -> tuple[str, int]:
         try:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from dask_k8s_lab import watching
+from dask_k8s_lab import ownership, watching
 from dask_k8s_lab.resources import (
     COMPONENT_SCHEDULER,
     LABEL_COMPONENT,
@@ -128,14 +128,24 @@ class ClusterService:
 
     # -- watch sink ----------------------------------------------------------------------------
 
+    def _visible(self, obj: dict) -> bool:
+        """Whether this server's user may see a DaskCluster (its owner, or anyone outside a hub)."""
+        return ownership.visible(obj, self.config.owner, self.config.show_all_clusters)
+
     def on_event(self, kind: str, event_type: str, obj: dict) -> None:
         if (obj.get("metadata") or {}).get("namespace") not in self.namespaces:
             return
+        if kind == CLUSTER and not self._visible(obj):
+            # Other users' clusters never enter the cache, so no list, stream, lookup or proxy
+            # route can reach them; one whose owner changed away leaves it.
+            event_type = "DELETED"
         self._publish(self.store.refresh(self.store.apply(kind, event_type, obj)))
         if kind == POD and event_type != "DELETED":
             self._maybe_fetch_crash_log(obj)
 
     def on_replace(self, kind: str, namespace: str, objects: list[dict]) -> None:
+        if kind == CLUSTER:
+            objects = [obj for obj in objects if self._visible(obj)]
         self._publish(self.store.refresh(self.store.replace(kind, namespace, objects)))
         if kind == POD:
             for obj in objects:
@@ -251,7 +261,7 @@ class ClusterService:
 
     def _maybe_fetch_crash_log(self, pod: dict) -> None:
         cluster = self.store.owner_of(POD, pod)
-        if cluster is None:
+        if cluster is None or self.store.get(CLUSTER, *cluster) is None:  # not (yet) a cluster we show
             return
         for status in (pod.get("status") or {}).get("containerStatuses") or []:
             waiting = (status.get("state") or {}).get("waiting") or {}
@@ -360,6 +370,8 @@ class ClusterService:
                 self._check_image(group.image, allowed_images, f"worker_groups.{i}.image")
 
         namespace = request.namespace or self.namespaces[0]
+        if namespace not in self.namespaces and self.config.owner:
+            raise ApiError(403, ownership.namespace_refusal(namespace, self.namespaces, self.config.owner), "namespace")
         if namespace not in self.namespaces:
             raise invalid(
                 "namespace",
@@ -386,6 +398,7 @@ class ClusterService:
             manifest = manifests.cluster_manifest(request, name, namespace, image)
         except ValueError as e:  # the shared validators of dask_k8s_lab.specs
             raise invalid(str(e).split("=", 1)[0] if "=" in str(e) else "body", str(e)) from None
+        ownership.stamp(manifest, self.config.owner)
 
         created = await self._call(f"create DaskCluster {namespace}/{name}", self.backend.create(manifest))
         made: list[tuple[str, dict]] = [(CLUSTER, created)]

@@ -44,6 +44,19 @@ SCHEDULER_PORT = 8786
 DASHBOARD_PORT = 8787
 WORKER_NAME_ENV = "DASK_WORKER_NAME"
 SCHEDULER_ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
+# The operator talks to schedulers only through their HTTP JSON API (``scheduler_api``), which
+# distributed leaves off by default. Setting the routes replaces distributed's default list, so
+# this is that list (distributed 2026.8) plus the API. A value the user set is left as it is.
+SCHEDULER_HTTP_ROUTES_ENV = "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES"
+SCHEDULER_HTTP_ROUTES = (
+    "distributed.http.scheduler.prometheus",
+    "distributed.http.scheduler.info",
+    "distributed.http.scheduler.json",
+    "distributed.http.health",
+    "distributed.http.proxy",
+    "distributed.http.statics",
+    "distributed.http.scheduler.api",
+)
 
 
 def cluster_domain() -> str:
@@ -132,6 +145,15 @@ def scheduler_comm_port(service_spec: Mapping[str, Any] | None) -> int:
     return SCHEDULER_PORT
 
 
+def scheduler_dashboard_port(service_spec: Mapping[str, Any] | None) -> int:
+    """The Service port of the scheduler's HTTP server: the one named ``http-dashboard``, else
+    8787."""
+    for port in (service_spec or {}).get("ports") or []:
+        if port.get("name") == "http-dashboard":
+            return int(port["port"])
+    return DASHBOARD_PORT
+
+
 def scheduler_address(cluster_name: str, namespace: str, service_spec: Mapping | None) -> str:
     """The in-cluster address workers and job runners use to reach the scheduler."""
     host = f"{scheduler_name(cluster_name)}.{namespace}.svc.{cluster_domain()}"
@@ -150,6 +172,9 @@ def build_scheduler_pod(cluster: Mapping[str, Any]) -> dict[str, Any]:
     _apply_mesh_choice(meta)
     spec = copy.deepcopy(scheduler["spec"])
     spec.setdefault("restartPolicy", "Always")
+    # dask reads the value with ast.literal_eval; a JSON list of strings is such a literal
+    _inject_env(spec.get("containers", []),
+                {SCHEDULER_HTTP_ROUTES_ENV: json.dumps(list(SCHEDULER_HTTP_ROUTES))})
     return _with_modern_commands({
         "apiVersion": "v1",
         "kind": "Pod",

@@ -6,7 +6,7 @@ reconcilers carry out. Everything here is unit-tested without a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,11 +146,13 @@ def plan_worker_group(
     connected: Mapping[str, tuple[str, Mapping[str, Any]]] | None,
     max_surge: int = 1,
     batch_size: int | None = None,
+    in_flight: Collection[str] = (),
 ) -> WorkerGroupPlan:
     """Decide creations, retirements and deletions for one worker group.
 
     - finished pods are deleted (and replaced through the count);
-    - pods marked as retiring are retired again (the previous attempt may have been cut short);
+    - pods marked as retiring are retired again (the previous attempt may have been cut short),
+      unless their retirement is still ``in_flight``;
     - scale-down removes this group's cheapest pods; connected ones go through the scheduler;
     - pods with an outdated spec are replaced one at a time (``max_surge`` extra pods): an old
       worker is retired only once a new one is connected, so capacity never drops below
@@ -178,9 +180,9 @@ def plan_worker_group(
             continue
         if pod.finished:
             plan.delete.append(pod.name)
-        elif pod.retiring:
+        elif pod.retiring and pod.name not in in_flight:
             removal([pod])
-    live = [pod for pod in pods if pod.live]
+    live = [pod for pod in pods if pod.live and pod.name not in in_flight]
     current = [pod for pod in live if pod.spec_hash == current_hash]
     outdated = [pod for pod in live if pod.spec_hash != current_hash]
     ready_current = [pod for pod in current if is_ready(pod)]
@@ -205,7 +207,8 @@ def plan_worker_group(
     plan.replicas = sum(1 for pod in live if pod.name not in removed)
     plan.ready_replicas = sum(1 for pod in live if pod.name not in removed and is_ready(pod))
     plan.updated_replicas = sum(1 for pod in current if pod.name not in removed)
-    plan.retiring_replicas = len(plan.retire)
+    in_flight_now = {pod.name for pod in pods if pod.name in in_flight and not pod.deleting}
+    plan.retiring_replicas = len(set(plan.retire) | in_flight_now)
     return plan
 
 
@@ -257,9 +260,11 @@ class Phase:
 
 
 def cluster_phase(
-    scheduler: PodSummary | None, service_exists: bool, scheduler_answers: bool
+    scheduler: PodSummary | None, service_exists: bool, scheduler_answers: bool,
+    scheduler_error: str | None = None,
 ) -> Phase:
-    """Running only when the scheduler pod is Ready and the scheduler answers; else why not."""
+    """Running only when the scheduler pod is Ready and the scheduler answers; else why not
+    (``scheduler_error``: what was wrong with its answer)."""
     if scheduler is None or scheduler.deleting:
         return Phase("Pending", "SchedulerMissing", "waiting for the scheduler pod to be created")
     if scheduler.phase == "Failed":
@@ -281,7 +286,9 @@ def cluster_phase(
     if not service_exists:
         return Phase("Pending", "ServiceMissing", "waiting for the scheduler Service")
     if not scheduler_answers:
-        return Phase("Pending", "SchedulerNotAnswering", "the scheduler does not answer yet")
+        return Phase("Pending", "SchedulerNotAnswering",
+                     f"the scheduler is unreachable: {scheduler_error}" if scheduler_error
+                     else "the scheduler does not answer yet")
     return Phase("Running", "SchedulerReady", "the scheduler is ready")
 
 

@@ -12,6 +12,7 @@ import datetime
 import logging
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from kr8s import ServerError
@@ -32,7 +33,7 @@ from dask_k8s_lab.resources import (
     scheduler_name,
 )
 
-from . import builders, events, kube, planning, scheduler_comm, store
+from . import builders, events, kube, planning, scheduler_api, store
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +76,16 @@ async def _set_status(obj: Any, update: dict[str, Any]) -> None:
         obj.raw.setdefault("status", {}).update(update)
 
 
-async def _scheduler_address(namespace: str, cluster_name: str) -> str | None:
+async def _scheduler_url(namespace: str, cluster_name: str) -> str | None:
     service = await kube.fetch(Service, scheduler_name(cluster_name), namespace)
     pod = await kube.fetch(Pod, scheduler_name(cluster_name), namespace)
     pod_ip = (pod.raw.get("status") or {}).get("podIP") if pod else None
-    return scheduler_comm.comm_address(service.raw if service else None, pod_ip)
+    return scheduler_api.api_url(service.raw if service else None, pod_ip)
+
+
+async def _report_unreachable(cluster: dict[str, Any], exc: Exception, doing: str) -> None:
+    """A warning Event on the cluster that says why its scheduler counts as unreachable."""
+    await events.post(cluster, "SchedulerUnreachable", f"{doing}: {exc}", warning=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,15 +141,19 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
     # status
     scheduler = planning.summarize_pod(pod.raw) if pod is not None else None
     answers = status.get("phase") == "Running" and scheduler is not None and scheduler.ready
+    error = None
     if not answers and scheduler is not None and scheduler.ready:
-        address = scheduler_comm.comm_address(service.raw if service else None, scheduler.ip)
-        if address:
+        url = scheduler_api.api_url(service.raw if service else None, scheduler.ip)
+        if url:
             try:
-                await scheduler_comm.workers(address)
+                await scheduler_api.workers(url)
                 answers = True
-            except scheduler_comm.SchedulerUnreachable as exc:
-                logger.debug("scheduler of %s/%s not answering yet: %s", namespace, name, exc)
-    phase = planning.cluster_phase(scheduler, service is not None, answers)
+            except scheduler_api.SchedulerUnreachable as exc:
+                error = str(exc)
+                if exc.answered:  # (a refused connection is normal for a moment at start)
+                    await _report_unreachable(body, exc, "the scheduler's pod is ready but its "
+                                                         "API does not answer as expected")
+    phase = planning.cluster_phase(scheduler, service is not None, answers, error)
     group_status = (group.raw.get("status") or {}) if group is not None else {}
     connected_workers = sum(
         int((g.get("status") or {}).get("readyReplicas") or 0)
@@ -294,15 +304,14 @@ def _default_group_changes(cluster: dict[str, Any], group: dict[str, Any]
 
 async def _check_idle(cluster: DaskCluster, service: Any, scheduler: Any) -> float:
     body = cluster.raw
-    address = scheduler_comm.comm_address(service.raw if service else None,
-                                          scheduler.ip if scheduler else None)
-    if address is None:
+    url = scheduler_api.api_url(service.raw if service else None,
+                                scheduler.ip if scheduler else None)
+    if url is None:
         return RESYNC
     try:
-        idle_since = await scheduler_comm.idle_since(address)
-    except scheduler_comm.SchedulerUnreachable as exc:
-        logger.warning("idle check of %s skipped, scheduler unreachable: %s",
-                       body["metadata"]["name"], exc)
+        idle_since = await scheduler_api.idle_since(url)
+    except scheduler_api.SchedulerUnreachable as exc:
+        await _report_unreachable(body, exc, "idle timeout not checked")
         return RESYNC
     timeout = int(body["spec"]["idleTimeout"])
     await _set_status(cluster, {"idleSince": iso(idle_since) if idle_since else None})
@@ -341,26 +350,29 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
     service = await kube.fetch(Service, scheduler_name(cluster_name), namespace)
     scheduler_pod = await kube.fetch(Pod, scheduler_name(cluster_name), namespace)
     scheduler_summary = planning.summarize_pod(scheduler_pod.raw) if scheduler_pod else None
-    address = None
+    url = None
     if (scheduler_summary is not None and scheduler_summary.phase == "Running"
             and not scheduler_summary.deleting):  # else: unreachable anyway
-        address = scheduler_comm.comm_address(service.raw if service else None,
-                                              scheduler_summary.ip)
+        url = scheduler_api.api_url(service.raw if service else None, scheduler_summary.ip)
 
     raw_pods = await kube.list_pods(namespace, {
         LABEL_CLUSTER: cluster_name, LABEL_COMPONENT: COMPONENT_WORKER, LABEL_WORKER_GROUP: name})
     pods = [planning.summarize_pod(pod) for pod in raw_pods]
     scheduler_workers = None
-    if address is not None:
+    unreachable = "no scheduler address"
+    if url is not None:
         try:
-            scheduler_workers = await scheduler_comm.workers(address)
-        except scheduler_comm.SchedulerUnreachable as exc:
+            scheduler_workers = await scheduler_api.workers(url)
+        except scheduler_api.SchedulerUnreachable as exc:
+            unreachable = str(exc)
             logger.info("worker group %s/%s: scheduler unreachable: %s", namespace, name, exc)
     connected = (planning.connected_workers(pods, scheduler_workers)
                  if scheduler_workers is not None else None)
     desired = int(body["spec"]["worker"].get("replicas", 1))
+    in_flight = _retirement_in_flight(namespace, name)
     plan = planning.plan_worker_group(
-        desired, pods, builders.worker_pod_hash(body), connected, batch_size=batch_size())
+        desired, pods, builders.worker_pod_hash(body), connected, batch_size=batch_size(),
+        in_flight=in_flight)
     if plan.retire or plan.delete:
         # before removing anything, make sure the count is not a stale read from the store
         fresh = await kube.fetch(DaskWorkerGroup, name, namespace, cached=False)
@@ -385,13 +397,13 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
                 deferred = True
             else:
                 plan.delete = [n for n in plan.delete if n not in risky]
-                await _fallback_delete(group, risky, "scheduler unreachable for "
+                await _fallback_delete(body, risky, "scheduler unreachable for "
                                        f"{FALLBACK_GRACE:.0f}s")
     else:
         _unreachable_since.pop((namespace, name), None)
     await _delete_pods(namespace, plan.delete)
-    if plan.retire:
-        await _retire(group, address, connected or {}, plan.retire, by_name)
+    if plan.retire and not in_flight:  # one retirement per group at a time
+        await _start_retirement(group, url, connected or {}, plan.retire, by_name)
     if plan.create:
         await _create_workers(group, service, plan.create, plan.rolling)
 
@@ -404,12 +416,12 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
         "observedGeneration": body["metadata"].get("generation", 0),
         "message": ("waiting for the scheduler before removing workers" if deferred else
                     "rolling update in progress" if plan.rolling else
-                    "scheduler unreachable; readiness from pod conditions"
+                    f"scheduler unreachable ({unreachable}); readiness from pod conditions"
                     if connected is None else ""),
     }
     await _set_status(group, update)
     await _report_failing_workers(group, cluster, pods)
-    busy = (plan.create or plan.retire or plan.delete or deferred
+    busy = (plan.create or plan.retire or plan.delete or deferred or in_flight
             or plan.ready_replicas < desired)
     if plan.create and batch_size():
         return batch_delay()
@@ -470,14 +482,35 @@ async def _create_workers(group: DaskWorkerGroup, service: Any, count: int, roll
                 await _report_legacy_command(cluster.raw, sample)
 
 
-async def _retire(group: DaskWorkerGroup, address: str | None,
-                  connected: dict[str, tuple[str, Any]], names: list[str],
-                  raw_pods: dict[str, dict]) -> None:
-    """Retire these pods' workers through the scheduler, then delete the pods.
+@dataclass
+class _Retirement:
+    pods: frozenset[str]
+    task: asyncio.Task
 
-    Pods are first marked as retiring, so that a restarted operator finishes the job instead of
-    counting them as live. Only when the scheduler cannot be reached at all are the pods deleted
-    without retirement, and that is reported as a warning.
+
+# (namespace, group) -> the retirement running for that group. The scheduler may take minutes
+# to move data, so retirement runs beside the reconciles (a scale-up is not held up), and the
+# next reconciles leave its pods alone instead of asking the scheduler a second time.
+_retirements: dict[tuple[str, str], _Retirement] = {}
+
+
+def _retirement_in_flight(namespace: str, group: str) -> frozenset[str]:
+    """The pods whose retirement is running for this group (empty if none)."""
+    retirement = _retirements.get((namespace, group))
+    if retirement is None:
+        return frozenset()
+    if retirement.task.done():
+        del _retirements[(namespace, group)]
+        return frozenset()
+    return retirement.pods
+
+
+async def _start_retirement(group: DaskWorkerGroup, url: str | None,
+                            connected: dict[str, tuple[str, Any]], names: list[str],
+                            raw_pods: dict[str, dict]) -> None:
+    """Mark these pods as retiring, then retire them in the background (``_retire``).
+
+    The mark lets a restarted operator finish the job instead of counting the pods as live.
     """
     body = group.raw
     namespace = body["metadata"]["namespace"]
@@ -494,30 +527,50 @@ async def _retire(group: DaskWorkerGroup, address: str | None,
     await events.post(body, "RetiringWorkers",
                       f"retiring {len(names)} worker(s) through the scheduler: "
                       + ", ".join(sorted(names)))
-    if address is None:
-        await _fallback_delete(group, names, "no scheduler address")
-        return
+    task = asyncio.get_running_loop().create_task(_retire(body, url, addresses, names))
+    _retirements[(namespace, body["metadata"]["name"])] = _Retirement(frozenset(names), task)
+
+
+async def _retire(body: dict[str, Any], url: str | None, addresses: dict[str, str],
+                  names: list[str]) -> None:
+    """Retire the workers through the scheduler, then delete the pods it retired.
+
+    If the scheduler cannot retire them (unreachable, an error, an unexpected answer), the pods
+    are deleted without retirement, gracefully (their terminationGracePeriodSeconds is honoured),
+    and that is reported as a warning.
+    """
+    namespace = body["metadata"]["namespace"]
     try:
-        retired = await scheduler_comm.retire_workers(address, list(addresses))
-    except scheduler_comm.SchedulerUnreachable as exc:
-        await _fallback_delete(group, names, str(exc))
-        return
-    done = [addresses[a] for a in retired if a in addresses]
-    kept = sorted(set(names) - set(done))
-    await _delete_pods(namespace, done)
-    if done:
-        await events.post(body, "RetiredWorkers",
-                          f"retired {len(done)} worker(s), their data moved to other workers")
-    if kept:
-        await events.post(body, "RetireIncomplete",
-                          f"the scheduler did not retire {', '.join(kept)} yet (their data could "
-                          "not be moved); will try again", warning=True)
+        if url is None:
+            await _fallback_delete(body, names, "no scheduler address")
+            return
+        try:
+            retired = await scheduler_api.retire_workers(url, list(addresses))
+        except scheduler_api.SchedulerUnreachable as exc:
+            await _fallback_delete(body, names, str(exc))
+            return
+        done = [addresses[a] for a in retired if a in addresses]
+        kept = sorted(set(names) - set(done))
+        await _delete_pods(namespace, done)
+        if done:
+            await events.post(body, "RetiredWorkers",
+                              f"retired {len(done)} worker(s), their data moved to other workers")
+        if kept:
+            await events.post(body, "RetireIncomplete",
+                              f"the scheduler did not retire {', '.join(kept)} yet (their data "
+                              "could not be moved); will try again", warning=True)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # the pods stay marked: the next reconcile retires them again
+        logger.exception("retirement in %s/%s failed", namespace, body["metadata"]["name"])
 
 
-async def _fallback_delete(group: DaskWorkerGroup, names: list[str], why: str) -> None:
-    body = group.raw
+async def _fallback_delete(body: dict[str, Any], names: list[str], why: str) -> None:
+    """Delete worker pods without retirement. The deletion is graceful: no grace period is
+    given, so each pod's terminationGracePeriodSeconds applies (the worker gets SIGTERM and
+    time to finish)."""
     message = (f"scheduler unreachable ({why}); deleting {len(names)} worker pod(s) without "
-               "retirement, data on them may be recomputed")
+               "retirement, gracefully; data on them may be recomputed")
     logger.warning("worker group %s: %s", body["metadata"]["name"], message)
     await events.post(body, "RetireFallback", message, warning=True)
     await _delete_pods(body["metadata"]["namespace"], names)
@@ -632,15 +685,16 @@ async def reconcile_autoscaler(namespace: str, name: str) -> float:
         await _set_status(autoscaler, {"message": message, "workerGroup": group_name})
         await events.post(body, "WorkerGroupNotFound", message, warning=True)
         return max(interval, RESYNC)
-    address = await _scheduler_address(namespace, cluster_name)
-    if address is None or (cluster.raw.get("status") or {}).get("phase") != "Running":
+    url = await _scheduler_url(namespace, cluster_name)
+    if url is None or (cluster.raw.get("status") or {}).get("phase") != "Running":
         await _set_status(autoscaler, {"message": "waiting for the scheduler",
                                        "workerGroup": group_name})
         return interval
     try:
-        cluster_target = await scheduler_comm.adaptive_target(address)
-    except scheduler_comm.SchedulerUnreachable as exc:
+        cluster_target = await scheduler_api.adaptive_target(url)
+    except scheduler_api.SchedulerUnreachable as exc:
         await _set_status(autoscaler, {"message": f"scheduler unreachable: {exc}"})
+        await events.post(body, "SchedulerUnreachable", f"not scaling: {exc}", warning=True)
         return interval
     others = 0
     for other in await cluster.worker_groups():

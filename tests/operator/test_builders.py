@@ -76,7 +76,9 @@ def test_scheduler_pod_matches_docs_example(cluster):
                      "name": "simple", "uid": "uid-1", "controller": True,
                      "blockOwnerDeletion": True}
     assert pod["spec"]["containers"][0]["args"] == ["dask", "scheduler"]
-    assert "env" not in pod["spec"]["containers"][0]  # nothing injected into the scheduler
+    # only the routes that turn on the HTTP API the operator talks to
+    assert [e["name"] for e in pod["spec"]["containers"][0]["env"]] == [
+        builders.SCHEDULER_HTTP_ROUTES_ENV]
 
 
 def test_scheduler_service_keeps_user_spec(cluster):

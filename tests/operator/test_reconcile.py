@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from dask_k8s_lab.resources import DaskCluster, DaskWorkerGroup
-from dask_k8s_operator import builders, events, kube, reconcile, scheduler_comm
+from dask_k8s_operator import builders, events, kube, reconcile, scheduler_api
 
 MANIFESTS = Path(__file__).parent / "manifests"
 _ips = itertools.count(10)
@@ -43,6 +44,7 @@ class World:
         self.retire_calls: list[list[str]] = []
         self.events: list[tuple[str, bool]] = []
         self.status: dict = {}
+        self.retire_error: str | None = None
         for _ in range(pods):
             self.add_worker(connected=True)
 
@@ -95,16 +97,19 @@ class World:
 
         async def workers(address):
             if not self.scheduler_up:
-                raise scheduler_comm.SchedulerUnreachable("down")
+                raise scheduler_api.SchedulerUnreachable("down")
             return copy.deepcopy(self.workers)
 
         async def retire_workers(address, addresses):
             self.retire_calls.append(sorted(addresses))
-            retired = {}
+            if self.retire_error:
+                raise scheduler_api.SchedulerUnreachable(self.retire_error)
+            retired = []
             for address in addresses:
                 if self.workers[address]["metrics"].get("unique"):
                     continue  # the scheduler keeps a worker whose data nobody can take
-                retired[address] = self.workers.pop(address)
+                self.workers.pop(address)
+                retired.append(address)
             return retired
 
         async def post(obj, reason, message, warning=False):
@@ -113,14 +118,22 @@ class World:
         for name, fn in [("fetch", fetch), ("list_pods", list_pods), ("create", create),
                          ("ref", ref), ("delete", delete), ("patch_status", patch_status)]:
             monkeypatch.setattr(kube, name, fn)
-        monkeypatch.setattr(scheduler_comm, "workers", workers)
-        monkeypatch.setattr(scheduler_comm, "retire_workers", retire_workers)
+        monkeypatch.setattr(scheduler_api, "workers", workers)
+        monkeypatch.setattr(scheduler_api, "retire_workers", retire_workers)
         monkeypatch.setattr(events, "post", post)
         monkeypatch.setattr(reconcile, "_unreachable_since", {})
+        monkeypatch.setattr(reconcile, "_retirements", {})
         return self
 
     def reasons(self) -> list[str]:
         return [reason for reason, _ in self.events]
+
+
+async def reconcile_and_retire(name: str = "simple-default") -> float:
+    """One reconcile, then wait for the retirement it started (retirement runs beside it)."""
+    wait = await reconcile.reconcile_worker_group("ns", name)
+    await asyncio.gather(*(r.task for r in reconcile._retirements.values()))
+    return wait
 
 
 async def test_scale_up_creates_the_missing_pods(monkeypatch):
@@ -135,7 +148,7 @@ async def test_scale_down_retires_through_the_scheduler_then_deletes(monkeypatch
     world = World(replicas=1, pods=0).install(monkeypatch)
     keep = world.add_worker(connected=True, data=10_000)
     light = [world.add_worker(connected=True, data=5) for _ in range(2)]
-    await reconcile.reconcile_worker_group("ns", "simple-default")
+    await reconcile_and_retire()
     assert len(world.retire_calls) == 1 and len(world.retire_calls[0]) == 2
     assert sorted(world.deleted) == sorted(light)
     assert list(world.pods) == [keep]
@@ -146,7 +159,7 @@ async def test_workers_the_scheduler_refuses_to_retire_are_kept(monkeypatch):
     world = World(replicas=0, pods=1).install(monkeypatch)
     only = next(iter(world.pods))
     next(iter(world.workers.values()))["metrics"]["unique"] = True
-    await reconcile.reconcile_worker_group("ns", "simple-default")
+    await reconcile_and_retire()
     assert world.deleted == [] and only in world.pods
     assert world.pods[only]["metadata"]["annotations"][builders.RETIRING_ANNOTATION]
     assert ("RetireIncomplete", True) in world.events

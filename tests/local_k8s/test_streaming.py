@@ -69,9 +69,10 @@ def start_pod(kubectl: Kubectl, manifest: str, name: str) -> None:
 
 
 @contextmanager
-def port_forward(kubectl: Kubectl, target: str, remote: int, env: dict[str, str] | None = None) -> Iterator[int]:
+def port_forward(kubectl: Kubectl, target: str, remote: int,
+                 env: dict[str, str] | None = None) -> Iterator[tuple[int, subprocess.Popen]]:
     """`kubectl port-forward TARGET :REMOTE` in the background; yields the local port kubectl chose
-    (a free one: other sessions on this machine may hold 8786)."""
+    (a free one: other sessions on this machine may hold 8786) and the process."""
     proc = subprocess.Popen(["kubectl", "--namespace", kubectl.namespace, "port-forward", target, f":{remote}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
@@ -91,8 +92,7 @@ def port_forward(kubectl: Kubectl, target: str, remote: int, env: dict[str, str]
         if not found:
             proc.kill()
             raise AssertionError(f"kubectl port-forward did not start: {proc.communicate(timeout=10)[1]}")
-        yield found[0]
-        assert proc.poll() is None, f"kubectl port-forward exited: {proc.stderr.read() if proc.stderr else ''}"
+        yield found[0], proc
     finally:
         proc.terminate()
         proc.wait(10)
@@ -105,7 +105,7 @@ def test_quickstart_port_forward_and_exec(kubectl: Kubectl) -> None:
     kubectl.apply(yaml.safe_dump(small_cluster("quick", workers=1)))
     wait_phase(kubectl, "quick")
     wait_ready_workers(kubectl, "daskcluster", "quick", 1)
-    with port_forward(kubectl, "svc/quick-scheduler", 8786) as port:
+    with port_forward(kubectl, "svc/quick-scheduler", 8786) as (port, _):
         with Client(f"localhost:{port}", timeout=30) as client:
             assert client.submit(sum, range(10)).result() == 45
             pod_version = client.get_versions()["scheduler"]["packages"]["distributed"]
@@ -181,7 +181,7 @@ def test_exec_interactive_shell_through_a_terminal(kubectl: Kubectl) -> None:
 def test_port_forward_pod_many_connections(kubectl: Kubectl, websockets: str) -> None:
     """`kubectl port-forward pod/web` carries several concurrent connections, each whole."""
     start_pod(kubectl, WEB, "web")
-    with port_forward(kubectl, "pod/web", 8000, env={"KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}) as port:
+    with port_forward(kubectl, "pod/web", 8000, env={"KUBECTL_PORT_FORWARD_WEBSOCKETS": websockets}) as (port, proc):
         def fetch(i: int) -> str:
             path = "/big.bin" if i % 2 == 0 else "/"
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as response:
@@ -190,16 +190,23 @@ def test_port_forward_pod_many_connections(kubectl: Kubectl, websockets: str) ->
 
         with ThreadPoolExecutor(8) as pool:
             results = list(pool.map(fetch, range(16)))
+        assert proc.poll() is None, "kubectl port-forward ended"
     assert results[::2] == [hashlib.sha256(BIG).hexdigest()] * 8
     assert all("big.bin" in listing for listing in results[1::2])
 
 
 def test_port_forward_to_a_closed_port_says_so(kubectl: Kubectl) -> None:
+    """The agent's error reaches kubectl, which then gives up as with any kubelet."""
     start_pod(kubectl, SLEEPER, "sleeper")
-    with port_forward(kubectl, "pod/sleeper", 9) as port:
+    with port_forward(kubectl, "pod/sleeper", 9) as (port, proc):
         with pytest.raises(OSError):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as response:
                 response.read()
+        assert proc.wait(60) != 0
+        assert proc.stderr
+        errors = proc.stderr.read()
+    assert "error forwarding port 9 to pod sleeper" in errors
+    assert "lost connection to pod" in errors
 
 
 def test_attach_follows_the_container_output(kubectl: Kubectl) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -105,7 +106,8 @@ class SpdyPortForward:
         try:
             reader, writer = await asyncio.wait_for(self.dial(port), 10)
         except (OSError, asyncio.TimeoutError) as e:
-            message = f"error forwarding port {port} to {self.describe}: {e or 'connection timed out'}"
+            reason = os.strerror(e.errno) if getattr(e, "errno", None) else str(e) or "connection timed out"
+            message = f"error forwarding port {port} to {self.describe}: {reason}"
             log.info("%s", message)
             try:
                 await error.write(message.encode())

@@ -63,7 +63,8 @@ def test_values_cover_the_documented_table():
 
 def test_default_render_is_cluster_wide_with_liveness(helm):
     docs = by_kind(render(helm))
-    assert set(docs) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"}
+    assert set(docs) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment",
+                         "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
     deployment = docs["Deployment"]
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     container = deployment["spec"]["template"]["spec"]["containers"][0]

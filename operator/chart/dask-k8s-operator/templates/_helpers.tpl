@@ -66,3 +66,39 @@ own, and post events. No peering, CRD or namespace access: kopf runs standalone 
   resources: [events]
   verbs: [create, patch]
 {{- end }}
+
+{{/*
+The namespaces the operator watches, one per line; empty when it watches all of them.
+*/}}
+{{- define "dask-k8s-operator.watchNamespaces" -}}
+{{- if .Values.watchNamespaces }}
+{{- range .Values.watchNamespaces }}
+{{ . }}
+{{- end }}
+{{- else if not .Values.rbac.cluster }}
+{{ .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/*
+kopf's namespace flags: none when kopfArgs already say which namespaces to watch.
+*/}}
+{{- define "dask-k8s-operator.scopeArgs" -}}
+{{- $scoped := false }}
+{{- range .Values.kopfArgs }}
+{{- $arg := toString . }}
+{{- if or (has $arg (list "-A" "--all-namespaces" "-n" "--namespace")) (hasPrefix "--namespace=" $arg) (hasPrefix "-n=" $arg) }}
+{{- $scoped = true }}
+{{- end }}
+{{- end }}
+{{- if not $scoped }}
+{{- $namespaces := include "dask-k8s-operator.watchNamespaces" . | trim }}
+{{- if $namespaces }}
+{{- range splitList "\n" $namespaces }}
+- --namespace={{ trim . }}
+{{- end }}
+{{- else }}
+- --all-namespaces
+{{- end }}
+{{- end }}
+{{- end }}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from aiohttp import web
@@ -44,7 +44,7 @@ class StreamHandler(Protocol):
 
 
 async def serve_spdy(request: web.Request, supported: Sequence[str],
-                     make_handler: Callable[[str], StreamHandler | Awaitable[StreamHandler]]) -> web.StreamResponse:
+                     make_handler: Callable[[str], StreamHandler]) -> web.StreamResponse:
     """Answer 101, take the socket over from aiohttp and run the handler until it finishes or
     the client goes. Errors before the upgrade are ordinary HTTP errors."""
     offered = offered_protocols(request.headers.getall(PROTOCOL_HEADER, []))
@@ -55,8 +55,6 @@ async def serve_spdy(request: web.Request, supported: Sequence[str],
         raise web.HTTPForbidden(headers={ACCEPTED_HEADER: ", ".join(supported)},
                                 text=f"none of the offered protocols {offered} is supported: {', '.join(supported)}")
     handler = make_handler(chosen)
-    if asyncio.iscoroutine(handler):
-        handler = await handler
     transport = request.transport
     if transport is None:
         raise ConnectionResetError("client went away before the upgrade")

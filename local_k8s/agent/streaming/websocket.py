@@ -9,7 +9,7 @@ import contextlib
 
 from aiohttp import WSMsgType, web
 
-from .remotecommand import Options, ResizeDecoder, Starter, Channels, run_command
+from .remotecommand import Channels, Options, ResizeDecoder, Starter, run_command
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255

@@ -1,6 +1,12 @@
 """The kubelet's HTTPS API, as far as the API server proxies to it: container logs
-(`kubectl logs`, kr8s `logs()`), exec and attach, and port-forward (kubectl's SPDY/3.1 through
-the API server; WebSocket for clients such as kr8s, passed through by the API server)."""
+(`kubectl logs`, kr8s `logs()`), exec, attach and port-forward.
+
+What kube-apiserver 1.35 sends here (seen in this agent's log): for `kubectl exec/attach`, a POST
+upgrading to SPDY/3.1 that offers v5 down to v1 of channel.k8s.io, whether kubectl spoke
+WebSocket to it (it translates) or SPDY (it passes the upgrade on); for `kubectl port-forward`,
+a POST upgrading to SPDY/3.1 with `portforward.k8s.io` and no `port` parameter. WebSocket arrives
+only from clients that speak it themselves (kr8s exec with v4.channel.k8s.io, kr8s port-forward
+with `?port=`), passed through unchanged."""
 
 from __future__ import annotations
 

@@ -16,6 +16,10 @@ _EXPORTS = {
     "make_cluster_spec": "specs",
     "make_worker_spec": "specs",
     "make_scheduler_spec": "specs",
+    # classic KubeCluster's template helpers (the classic KubeCluster itself stays in
+    # dask_k8s_lab.classic, so that `KubeCluster` here is always the operator's)
+    "make_pod_spec": "classic.templates",
+    "clean_pod_template": "classic.templates",
     "CreateMode": "validation",
     "ValidationError": "validation",
     "ClusterAuth": "auth",

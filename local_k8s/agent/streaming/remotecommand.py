@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 # Over SPDY, newest first. v5 (half-close of stdin) exists only on WebSocket, where the API
 # server ends it; "channel.k8s.io" (v1) predates the error stream's Status and is left out.
 SPDY_PROTOCOLS = ("v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io")
-STATUS_PROTOCOLS = {"v4.channel.k8s.io", "v5.channel.k8s.io"}  # error stream carries a Status
+STATUS_PROTOCOLS = {"v4.channel.k8s.io"}  # the error stream carries a Status
 STREAM_TIMEOUT = 30.0  # how long the client may take to open all its streams (as the kubelet)
 
 

@@ -1,6 +1,7 @@
-"""exec and attach over WebSocket (what clients such as kr8s speak; the API server passes it
-through): one message per write, its first byte the channel: 0 stdin, 1 stdout, 2 stderr,
-3 error, 4 resize; under v5, [255, channel] closes a channel."""
+"""exec and attach over WebSocket, for clients that speak it themselves (kr8s); the API server
+passes their upgrade through unchanged. Each message is one write, its first byte the channel:
+0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize. v5 (which adds closing a channel) never gets
+here: the API server answers it itself and speaks SPDY to the kubelet."""
 
 from __future__ import annotations
 
@@ -11,28 +12,24 @@ from aiohttp import WSMsgType, web
 
 from .remotecommand import Channels, Options, ResizeDecoder, Starter, run_command
 
-PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
-STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+PROTOCOLS = ("v4.channel.k8s.io", "channel.k8s.io")
+STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 
 
 class _ChannelSink:
-    def __init__(self, ws: web.WebSocketResponse, channel: int, can_close: bool) -> None:
-        self.ws, self.channel, self.can_close = ws, channel, can_close
+    def __init__(self, ws: web.WebSocketResponse, channel: int) -> None:
+        self.ws, self.channel = ws, channel
 
     async def write(self, data: bytes) -> None:
         await self.ws.send_bytes(bytes([self.channel]) + data)
 
     async def close(self) -> None:
-        if self.can_close and not self.ws.closed:
-            with contextlib.suppress(ConnectionError):
-                await self.ws.send_bytes(bytes([CLOSE, self.channel]))
+        pass  # without v5 a channel ends with the connection
 
 
 async def serve_websocket(request: web.Request, options: Options, start: Starter) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(protocols=PROTOCOLS)
     await ws.prepare(request)
-    protocol = ws.ws_protocol or ""
-    v5 = protocol == "v5.channel.k8s.io"
     stdin: asyncio.Queue[bytes] = asyncio.Queue()
     resizes: asyncio.Queue[tuple[int, int] | None] = asyncio.Queue()
     decoder = ResizeDecoder()
@@ -47,8 +44,6 @@ async def serve_websocket(request: web.Request, options: Options, start: Starter
             elif channel == RESIZE:
                 for size in decoder.feed(payload):
                     resizes.put_nowait(size)
-            elif channel == CLOSE and payload[:1] == bytes([STDIN]):
-                stdin.put_nowait(b"")
         stdin.put_nowait(b"")  # the client is gone: end of input
         resizes.put_nowait(None)
 
@@ -66,13 +61,13 @@ async def serve_websocket(request: web.Request, options: Options, start: Starter
     receiver = asyncio.create_task(receive())
     channels = Channels(
         stdin=stdin.get if options.stdin else None,
-        stdout=_ChannelSink(ws, STDOUT, v5) if options.stdout else None,
-        stderr=_ChannelSink(ws, STDERR, v5) if options.stderr else None,
+        stdout=_ChannelSink(ws, STDOUT) if options.stdout else None,
+        stderr=_ChannelSink(ws, STDERR) if options.stderr else None,
         resizes=resize_events() if options.tty else None,
         finish=finish,
     )
     try:
-        await run_command(protocol, options, start, channels)
+        await run_command(ws.ws_protocol or "", options, start, channels)
     finally:
         receiver.cancel()
         await asyncio.gather(receiver, return_exceptions=True)

@@ -3,9 +3,9 @@ informers and the operator's cache.
 
 kr8s sends every request with no timeout unless its ``Api.timeout`` is set, and its own
 ``Api.watch`` restarts an expired (410 Gone) watch at the same resourceVersion, which the API
-server refuses again at once. Here every request is bounded, a watch ends after ``watch_timeout``
-(server side, and the client gives up after as long again plus ``request_timeout`` of silence,
-which is how a half-open connection is noticed), and an expired watch makes the caller list again.
+server refuses again at once. Here every request is bounded, a watch ends after ``watch`` seconds
+(server side; the client gives up after ``watch`` + ``request`` seconds of silence, which is how
+a half-open connection is noticed), and an expired watch makes the caller list again, once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+import kr8s
 
 T = TypeVar("T")
 
@@ -84,10 +85,14 @@ async def connect(factory: Callable[[], Awaitable[Any]], timeouts: Timeouts) -> 
     return api
 
 
+def _scope(namespace: str | None) -> str:
+    return kr8s.ALL if namespace is None else namespace
+
+
 async def list_objects(api: Any, kind: Any, namespace: str | None, label_selector: str | None,
                        timeouts: Timeouts) -> tuple[list[dict], str | None]:
-    """One list call: the raw items and the list's resourceVersion."""
-    async with api.async_get_kind(kind, namespace=namespace, label_selector=label_selector,
+    """One list call (``namespace`` None: all namespaces): the raw items and the list's resourceVersion."""
+    async with api.async_get_kind(kind, namespace=_scope(namespace), label_selector=label_selector,
                                   timeout=timeouts.client()) as (_, response):
         body = response.json()
     return body.get("items") or [], (body.get("metadata") or {}).get("resourceVersion")
@@ -103,7 +108,7 @@ async def watch(api: Any, kind: Any, namespace: str | None, label_selector: str 
         "allowWatchBookmarks": "true",
         "timeoutSeconds": str(max(1, int(timeouts.watch))),
     }
-    async with api.async_get_kind(kind, namespace=namespace, label_selector=label_selector, params=params,
+    async with api.async_get_kind(kind, namespace=_scope(namespace), label_selector=label_selector, params=params,
                                   watch=True, timeout=timeouts.stream()) as (_, response):
         async for line in response.aiter_lines():
             if not line.strip():

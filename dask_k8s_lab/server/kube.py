@@ -132,7 +132,7 @@ class Kr8sBackend:
                 if credentials_rejected(e):  # e.g. the cluster was recreated with a new CA
                     self._drop_api(api)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
+                delay = min(delay * 2, 5)  # back within seconds of an API server restart
 
     # -- calls -----------------------------------------------------------------------------------
 

@@ -88,6 +88,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = timeouts.request
     settings.networking.connect_timeout = timeouts.request
     settings.networking.request_timeout = timeouts.request
+    # retry a failing API server about as long as kopf's default, but never wait more than 5 s
+    # between tries, so the operator is back within seconds of an API server restart
+    settings.networking.error_backoffs = (0.5, 1, 1, 2, 2, 3, 3, 3, 3, 3, *[5] * 6)
     settings.posting.level = logging.WARNING  # our own events go through events.post
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API request is too much
     loop = asyncio.get_running_loop()

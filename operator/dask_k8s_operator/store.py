@@ -25,6 +25,7 @@ Key = tuple[str, str, str]  # (plural, namespace, name)
 
 _objects: dict[Key, dict[str, Any]] = {}
 _synced: set[tuple[str, str | None]] = set()  # (plural, namespace or None for all) whose watch is up
+MAX_RETRY_DELAY = 5.0  # seconds between lists while the API server fails (back within seconds of it)
 RELISTS: dict[str, int] = {}  # lists made by ``follow``, by plural (the liveness probe reports them)
 
 
@@ -143,4 +144,4 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
             logger.warning("watch of %s failed (%s); listing again in %.1f s", plural,
                            watching.describe(exc), delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            delay = min(delay * 2, MAX_RETRY_DELAY)

@@ -1,0 +1,171 @@
+"""The operator's cache and calls when the API server misbehaves: watch gaps, 410 Gone and calls
+that never return. The cache, its watches and the reconcilers run in this process against the
+real API server through a proxy (tests/fixtures/apiproxy.py); the operator in the cluster keeps
+running too, which the assertions allow for (it never creates children for a deleted cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import kr8s.asyncio
+import pytest
+from kr8s.asyncio.objects import Pod
+
+from dask_k8s_lab import watching
+from dask_k8s_lab.resources import LABEL_CLUSTER, DaskCluster
+from dask_k8s_operator import handlers, kube, reconcile, store
+from dask_k8s_operator.workqueue import WorkQueue
+from tests.fixtures.apiproxy import api_proxy
+from tests.operator.helpers import small_cluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300), pytest.mark.usefixtures("dask_operator")]
+
+TIMEOUTS = watching.Timeouts(request=2.0, watch=3.0)
+BOUND = 60.0  # a wait that proves "it did not hang"; timings go to bench/faults.py
+
+
+async def until(predicate, what: str, bound: float = BOUND):
+    async def poll():
+        while True:
+            value = predicate()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return value
+            await asyncio.sleep(0.1)
+
+    try:
+        return await asyncio.wait_for(poll(), bound)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"never saw: {what}") from None
+
+
+@pytest.fixture
+async def proxy(kube):
+    async with api_proxy() as proxy:
+        yield proxy
+
+
+@pytest.fixture
+async def proxied(proxy, namespace, tmp_path):
+    """A kr8s client that talks to the API server through the proxy."""
+    path = proxy.kubeconfig(tmp_path, namespace)
+    return await watching.connect(lambda: kr8s.asyncio.api(kubeconfig=path), TIMEOUTS)
+
+
+@pytest.fixture
+def cache():
+    store.clear()
+    tasks: list[asyncio.Task] = []
+    pruned: list[tuple[str, str]] = []
+
+    def start(client, plural: str, namespace: str) -> None:
+        kind, selector = handlers.CACHED[plural]
+        tasks.append(asyncio.ensure_future(store.follow(
+            lambda: _ready(client), plural, kind, namespace, selector, TIMEOUTS,
+            lambda plural, body: pruned.append((plural, body["metadata"]["name"])))))
+
+    yield start, pruned
+    for task in tasks:
+        task.cancel()
+    store.clear()
+
+
+async def _ready(client):
+    return client
+
+
+async def _cluster(namespace: str, name: str) -> DaskCluster:
+    cluster = await DaskCluster(small_cluster(name, workers=0), namespace=namespace)
+    await cluster.create()
+    return cluster
+
+
+async def _our_pods(namespace: str, cluster: str) -> list[dict]:
+    client = await kr8s.asyncio.api()
+    return [p.raw async for p in client.async_get(Pod, namespace=namespace, label_selector={LABEL_CLUSTER: cluster})]
+
+
+async def test_a_cluster_deleted_in_a_watch_gap_gets_no_children(proxy, proxied, cache, namespace):
+    start, pruned = cache
+    start(proxied, "daskclusters", namespace)
+    start(proxied, "pods", namespace)
+    cluster = await _cluster(namespace, "gap")
+    await until(lambda: store.get("pods", namespace, "gap-scheduler"), "the scheduler pod in the cache")
+    assert store.fresh("daskclusters", namespace)
+
+    # the API server goes away for this process's watches; meanwhile the cluster is deleted
+    proxy.freeze()
+    proxy.cut()
+    await until(lambda: not store.fresh("daskclusters", namespace), "the cache noticing the gap")
+    await cluster.delete(propagation_policy="Foreground")
+    await until(lambda: _none(_our_pods(namespace, "gap")), "the cluster's pods gone")
+    assert store.get("daskclusters", namespace, "gap") is not None  # the cache missed the deletion
+
+    # a reconcile now (a resync, say) must not act on the cached cluster
+    assert await reconcile.reconcile_cluster(namespace, "gap") == reconcile.GONE
+    assert await _our_pods(namespace, "gap") == []
+
+    # when the API server is back, the cache lists again and drops what it missed
+    proxy.thaw()
+    await until(lambda: ("daskclusters", "gap") in pruned, "the deleted cluster pruned from the cache")
+    assert ("pods", "gap-scheduler") in pruned
+    assert store.get("daskclusters", namespace, "gap") is None
+    assert store.get("pods", namespace, "gap-scheduler") is None
+
+
+async def _none(pods) -> bool:
+    return not await pods
+
+
+async def test_an_expired_watch_lists_once(proxy, proxied, cache, namespace):
+    start, _ = cache
+
+    def clusters(seen):
+        return seen.path.endswith(f"/namespaces/{namespace}/daskclusters")
+
+    start(proxied, "daskclusters", namespace)
+    await until(lambda: store.fresh("daskclusters", namespace), "the first list")
+    assert proxy.count(lambda s: clusters(s) and not s.watch) == 1
+    expired: set[str] = set()
+
+    def expire(seen):  # the version the next watch starts from is too old, for every retry too
+        if not clusters(seen):
+            return False
+        if not expired:
+            expired.add(seen.query.get("resourceVersion", ""))
+        return seen.query.get("resourceVersion", "") in expired
+
+    watches = proxy.count(lambda s: clusters(s) and s.watch)
+    proxy.expire = expire
+    await until(lambda: proxy.count(lambda s: clusters(s) and s.watch) >= watches + 2, "a watch after the relist")
+    await _cluster(namespace, "after-expiry")
+    await until(lambda: store.get("daskclusters", namespace, "after-expiry"), "the new cluster through the new watch")
+    assert proxy.count(lambda s: clusters(s) and not s.watch) == 2  # one relist, not a loop
+
+
+async def test_a_hanging_call_does_not_hold_up_other_clusters(proxy, proxied, namespace, monkeypatch):
+    store.clear()  # no watch keeps the cache: every read goes to the API server (through the proxy)
+    monkeypatch.setitem(kube._apis, id(asyncio.get_running_loop()), proxied)
+    proxy.hang = lambda seen: seen.method == "GET" and seen.path.endswith("/daskclusters/slow")
+    await _cluster(namespace, "slow")
+    await _cluster(namespace, "quick")
+    queue = WorkQueue()
+    queue.register("daskclusters", reconcile.reconcile_cluster)
+    failures: list[tuple[tuple, BaseException]] = []
+
+    async def failed(key, exc):
+        failures.append((key, exc))
+
+    queue.on_error(failed)
+    queue.trigger("daskclusters", namespace, "slow")
+    try:
+        await asyncio.wait_for(queue.run_now("daskclusters", namespace, "quick"), BOUND)
+        assert ("daskclusters", namespace, "quick") in queue.tracked()
+        await until(lambda: failures, "the hanging call failing")
+        (key, exc), = failures
+        assert key == ("daskclusters", namespace, "slow") and watching.is_timeout(exc), exc
+    finally:
+        with contextlib.suppress(Exception):
+            await queue.stop()

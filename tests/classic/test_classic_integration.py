@@ -185,3 +185,24 @@ def test_killed_client_leaves_nothing_running(kubectl, namespace, mode):
 
         wait_until(workers_exited, 180, interval=1, message="the worker containers exited")
         kubectl("delete", "pods", "-l", f"{LABEL_CLASSIC}=true,dask.org/cluster-name={name}")
+
+
+def test_from_name_attaches_and_leaves_the_cluster_running(kubectl, namespace):
+    cluster = KubeCluster(quickstart_spec(), namespace=namespace)
+    try:
+        other = KubeCluster.from_name(cluster.name, namespace=namespace)
+        other.scale(1)  # with the worker template the creator stored on the scheduler's Job
+        with Client(other) as client:
+            client.wait_for_workers(1, timeout=120)
+            assert client.submit(lambda: "attached").result() == "attached"
+        other.close()
+        left = classic_objects(kubectl, cluster.name)
+        assert sorted(o.split("/")[0] for o in left) == ["Job", "Pod", "PodDisruptionBudget",
+                                                         "Service"]
+        with Client(cluster) as client:  # the creator's scheduler still serves
+            cluster.scale(1)
+            client.wait_for_workers(1, timeout=120)
+            assert client.submit(lambda: "still here").result() == "still here"
+    finally:
+        cluster.close()
+    assert_nothing_left(kubectl, cluster.name)

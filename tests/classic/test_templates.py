@@ -147,3 +147,23 @@ def test_no_warning_for_modern_templates():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         config.resolve(make_pod_spec("dask/dask:latest"))
+
+
+def test_classic_client_role_covers_what_it_creates():
+    import importlib.resources
+
+    text = importlib.resources.files("dask_k8s_lab").joinpath(
+        "manifests/client-rbac.yaml").read_text()
+    roles = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all(text)}
+    rules = roles["dask-k8s-lab-classic-client"]["rules"]
+
+    def allowed(group, resource, verb):
+        return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"]
+                   for r in rules)
+
+    for group, resource in (("", "pods"), ("", "services"), ("batch", "jobs"),
+                            ("policy", "poddisruptionbudgets")):
+        for verb in ("get", "list", "create", "delete"):
+            assert allowed(group, resource, verb), (resource, verb)
+    assert allowed("", "pods/log", "get") and allowed("", "nodes", "list")
+    assert allowed("", "pods/portforward", "create")

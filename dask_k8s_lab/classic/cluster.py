@@ -2,7 +2,8 @@
 
 No operator and no custom resources: a ``distributed.SpecCluster`` whose scheduler is either a
 pod behind a Service (``deploy_mode="remote"``, the default) or runs in this process
-(``"local"``), and whose workers are pods made from a Pod template.
+(``"local"``; workers reach it through the node's address when this machine is a node), and
+whose workers are pods made from a Pod template.
 
 What removes a cluster:
 - ``close()`` retires the workers, deletes their pods, then the scheduler's Job, pod, Service and
@@ -22,12 +23,11 @@ from typing import Any
 
 from distributed.core import Status
 from distributed.deploy.spec import SpecCluster
-from distributed.scheduler import Scheduler
 from distributed.utils import Log, Logs, format_dashboard_link
 
 from ..auth import ClusterAuth, InCluster, KubeConfig
 from . import config
-from .processes import ClusterContext, SchedulerPod, WorkerPod, pod_logs
+from .processes import ClusterContext, LocalScheduler, SchedulerPod, WorkerPod, pod_logs
 
 
 class KubeCluster(SpecCluster):
@@ -68,8 +68,8 @@ class KubeCluster(SpecCluster):
             worker_template=options.worker_template, env=options.env,
             worker_name=options.worker_name)
         if options.deploy_mode == "local":
-            scheduler = {"cls": Scheduler, "options": {
-                "host": options.host, "port": options.port, "interface": options.interface,
+            scheduler = {"cls": LocalScheduler, "options": {
+                "context": self.context, "host": options.host, "port": options.port, "interface": options.interface,
                 "protocol": options.protocol, "dashboard_address": options.dashboard_address,
                 "idle_timeout": options.idle_timeout, "security": security}}
         else:

@@ -121,6 +121,12 @@ def test_local_deploy_mode_workers_connect_back(kubectl, namespace):
         where = list(client.run(lambda: 1))[0]
         worker_ips = {p["status"]["podIP"] for p in kubectl.json("pods")["items"]}
         assert where.split("://")[1].rsplit(":", 1)[0] in worker_ips  # the worker is in a pod
+        # it reached this process through the node's address (this machine is the node)
+        pod = kubectl.json("pods")["items"][0]
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        node = kubectl.json("nodes")["items"][0]
+        node_ips = {a["address"] for a in node["status"]["addresses"]}
+        assert env["DASK_SCHEDULER_ADDRESS"].split("://")[1].rsplit(":", 1)[0] in node_ips
     assert_nothing_left(kubectl, cluster.name)
 
 

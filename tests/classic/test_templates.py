@@ -167,3 +167,11 @@ def test_classic_client_role_covers_what_it_creates():
             assert allowed(group, resource, verb), (resource, verb)
     assert allowed("", "pods/log", "get") and allowed("", "nodes", "list")
     assert allowed("", "pods/portforward", "create")
+
+
+def test_local_mode_contact_host_is_this_machines_node_address():
+    from dask_k8s_lab.classic.processes import node_contact_host
+
+    assert node_contact_host(["203.0.113.9", "10.244.0.1"], {"127.0.0.1", "10.244.0.1"}) == (
+        "10.244.0.1")
+    assert node_contact_host(["203.0.113.9"], {"127.0.0.1"}) is None

@@ -16,19 +16,31 @@ from the Jupyter server's origin. They must not be able to act as the user:
 - requests that change state need Jupyter's XSRF token like any other cookie-authenticated
   request (jupyter-server-proxy leaves that to the proxied app), and every request passes the
   same ``dask-k8s`` authorization as the REST routes.
+
+A sandboxed page has an opaque origin, so browsers send no cookies with the requests it makes
+(scripts, styles, Bokeh's websocket). Opening a dashboard page as an authenticated user therefore
+redirects to ``.../{namespace}/{name}/~{capability}/...``: the capability, an HMAC of the
+cluster's identity under the server's cookie secret, stands in for the cookie on that one
+cluster's dashboard and nothing else. It changes with every new cluster of the same name.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import inspect
+from base64 import urlsafe_b64encode
 from urllib.parse import urlparse
 
 from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from jupyter_server_proxy.handlers import ProxyHandler
 from tornado import httputil, web
 
 from .errors import ApiError
+from .store import CLUSTER
 from .handlers import AUTH_RESOURCE
 from .service import ClusterService
 
@@ -38,6 +50,21 @@ CREDENTIAL_HEADERS = ("Cookie", "Authorization", "X-XSRFToken", "X-CSRFToken")
 # share Jupyter's origin.
 DASHBOARD_SANDBOX = "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox allow-downloads"
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
+CAPABILITY_MARK = "~"
+
+
+def capability(secret: bytes, namespace: str, name: str, uid: str) -> str:
+    """The path segment that opens one cluster's dashboard without cookies."""
+    digest = hmac.new(secret, f"dask-k8s-dashboard\0{namespace}\0{name}\0{uid}".encode(), hashlib.sha256).digest()
+    return urlsafe_b64encode(digest[:24]).decode()
+
+
+def is_page_load(headers: httputil.HTTPHeaders) -> bool:
+    """Whether a browser is loading a document (a frame or a tab), not fetching data."""
+    dest = headers.get("Sec-Fetch-Dest")
+    if dest is not None:
+        return dest in ("document", "iframe", "frame")
+    return "text/html" in headers.get("Accept", "")
 
 
 def without_credentials(headers: httputil.HTTPHeaders) -> httputil.HTTPHeaders:
@@ -75,12 +102,22 @@ class DashboardProxyHandler(ProxyHandler):
         super().__init__(*args, **kwargs)
 
     async def prepare(self, *args, **kwargs):
-        """Authenticated (ProxyHandler), then authorized like the REST routes."""
-        await super().prepare(*args, **kwargs)
-        action = "read" if self.request.method in READ_METHODS else "write"
-        allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE))
-        if not allowed:
-            raise web.HTTPError(403, f"not authorized to {action} {AUTH_RESOURCE}")
+        """Authenticated (ProxyHandler) and authorized like the REST routes, or on the capability
+        route, holding this cluster's capability."""
+        given = self.path_kwargs.get("capability")
+        if given is None:
+            await super().prepare(*args, **kwargs)
+            action = "read" if self.request.method in READ_METHODS else "write"
+            allowed = await ensure_async(self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE))
+            if not allowed:
+                raise web.HTTPError(403, f"not authorized to {action} {AUTH_RESOURCE}")
+        else:
+            prepared = JupyterHandler.prepare(self, *args, **kwargs)  # XSRF for changes, no login
+            if inspect.isawaitable(prepared):
+                await prepared
+            expected = self._capability(self.path_kwargs["namespace"], self.path_kwargs["name"])
+            if expected is None or not hmac.compare_digest(given, expected):
+                raise web.HTTPError(404, "no such dashboard")
         # jupyter-server-proxy applies rewrite_response only to buffered responses, not to
         # event streams: refuse those rather than pass a scheduler's headers through unchecked.
         if "text/event-stream" in self.request.headers.get("Accept", ""):
@@ -105,7 +142,20 @@ class DashboardProxyHandler(ProxyHandler):
     def proxy_request_headers(self):
         return without_credentials(super().proxy_request_headers())
 
-    async def _target(self, namespace: str, name: str) -> tuple[str, int]:
+    def _capability(self, namespace: str, name: str) -> str | None:
+        """This cluster's capability, while it is one this server shows."""
+        cluster = self.service.store.get(CLUSTER, namespace, name)
+        uid = ((cluster or {}).get("metadata") or {}).get("uid")
+        if not uid or namespace not in self.service.namespaces:
+            return None
+        secret = self.settings.get("cookie_secret") or b""
+        return capability(secret if isinstance(secret, bytes) else secret.encode(), namespace, name, uid)
+
+    @allow_unauthenticated  # prepare() decides: a login or the capability
+    async def get(self, *args, **kwargs):
+        return await super().get(*args, **kwargs)
+
+    async def _target(self, namespace: str, name: str, given: str | None) -> tuple[str, int]:
         try:
             host, port = await self.service.dashboard_target(namespace, name)
         except ApiError as e:
@@ -113,43 +163,55 @@ class DashboardProxyHandler(ProxyHandler):
         self._target_host = host
         # Bokeh and distributed build absolute links from this prefix.
         self.proxy_base = url_path_join("dask-k8s", "dashboard", namespace, name)
+        if given is not None:
+            self.proxy_base = url_path_join(self.proxy_base, CAPABILITY_MARK + given)
         return host, port
 
-    async def _proxy(self, namespace: str, name: str, path: str | None):
-        host, port = await self._target(namespace, name)
+    async def _proxy(self, namespace: str, name: str, path: str | None, capability: str | None = None):
+        host, port = await self._target(namespace, name, capability)
         return await self.proxy(host, port, path or "/")
 
-    async def http_get(self, namespace, name, path=None):
-        return await self._proxy(namespace, name, path)
+    async def http_get(self, namespace, name, path=None, capability=None):
+        if capability is None and is_page_load(self.request.headers):
+            own = self._capability(namespace, name)
+            if own is not None:  # a page in a sandbox sends no cookies: continue on the capability
+                url = url_path_join(self.base_url, "dask-k8s", "dashboard", namespace, name, CAPABILITY_MARK + own)
+                query = f"?{self.request.query}" if self.request.query else ""
+                return self.redirect(url + (path or "/") + query)
+        return await self._proxy(namespace, name, path, capability)
 
-    async def open(self, namespace, name, path=None):
-        host, port = await self._target(namespace, name)
+    async def open(self, namespace, name, path=None, capability=None):
+        host, port = await self._target(namespace, name, capability)
         return await self.proxy_open(host, port, path or "/")
 
-    def post(self, namespace, name, path=None):
-        return self._proxy(namespace, name, path)
+    @allow_unauthenticated
+    def post(self, namespace, name, path=None, capability=None):
+        return self._proxy(namespace, name, path, capability)
 
-    def put(self, namespace, name, path=None):
-        return self._proxy(namespace, name, path)
+    @allow_unauthenticated
+    def put(self, namespace, name, path=None, capability=None):
+        return self._proxy(namespace, name, path, capability)
 
-    def delete(self, namespace, name, path=None):
-        return self._proxy(namespace, name, path)
+    @allow_unauthenticated
+    def delete(self, namespace, name, path=None, capability=None):
+        return self._proxy(namespace, name, path, capability)
 
-    def head(self, namespace, name, path=None):
-        return self._proxy(namespace, name, path)
+    @allow_unauthenticated
+    def head(self, namespace, name, path=None, capability=None):
+        return self._proxy(namespace, name, path, capability)
 
-    def patch(self, namespace, name, path=None):
-        return self._proxy(namespace, name, path)
+    @allow_unauthenticated
+    def patch(self, namespace, name, path=None, capability=None):
+        return self._proxy(namespace, name, path, capability)
 
-    def options(self, namespace, name, path=None):
-        return self._proxy(namespace, name, path)
+    @allow_unauthenticated
+    def options(self, namespace, name, path=None, capability=None):
+        return self._proxy(namespace, name, path, capability)
 
 
 def proxy_handlers(service: ClusterService) -> list[tuple]:
+    cluster = r"/dask-k8s/dashboard/(?P<namespace>[^/]+)/(?P<name>[^/]+)"
     return [
-        (
-            r"/dask-k8s/dashboard/(?P<namespace>[^/]+)/(?P<name>[^/]+)(?P<path>/.*)?",
-            DashboardProxyHandler,
-            {"service": service},
-        )
+        (rf"{cluster}/{CAPABILITY_MARK}(?P<capability>[A-Za-z0-9_-]{{32}})(?P<path>/.*)?", DashboardProxyHandler, {"service": service}),
+        (rf"{cluster}(?P<path>/.*)?", DashboardProxyHandler, {"service": service}),
     ]

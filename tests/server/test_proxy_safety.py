@@ -182,3 +182,74 @@ async def test_the_rest_api_keeps_jupyters_origin_check(http_server_client, jp_b
         headers={"Cookie": cookie, "Origin": "null", "Referer": "http://127.0.0.1/"}, raise_error=False,
     )
     assert response.code in (403, 404), json.loads(response.body or b"{}")
+
+
+# -- pages in a sandbox carry no cookies: the capability route --------------------------------------
+
+FRAME = {"Sec-Fetch-Dest": "iframe", "Accept": "text/html"}
+
+
+async def capability_url(jp_fetch, jp_base_url) -> str:
+    """Load the dashboard as the sidebar's frame does; return where it was sent."""
+    response = await jp_fetch(
+        "dask-k8s", "dashboard", "team-a", "c1", "status", headers=dict(FRAME), follow_redirects=False, raise_error=False
+    )
+    assert response.code == 302
+    location = response.headers["Location"]
+    assert location.startswith(f"{jp_base_url}dask-k8s/dashboard/team-a/c1/~") and location.endswith("/status")
+    return location
+
+
+async def test_a_page_load_moves_to_the_capability_route_that_needs_no_cookie(
+    jp_fetch, jp_base_url, http_server_client, stand_in
+):
+    location = await capability_url(jp_fetch, jp_base_url)
+    assert stand_in.requests == []
+    # What the sandboxed page then loads comes with no credentials at all, and is served.
+    response = await http_server_client.fetch(location.replace("/status", "/static/bokeh.js"), raise_error=False)
+    assert response.code == 200 and b"hello from the scheduler" in response.body
+    [(method, path, headers)] = stand_in.requests
+    assert (method, path) == ("GET", "static/bokeh.js")
+    assert_no_credentials(headers)
+    assert "/~" in headers["X-Forwarded-Prefix"]  # the scheduler builds its links under it
+    # Data fetches (not page loads) are proxied in place.
+    response = await jp_fetch("dask-k8s", "dashboard", "team-a", "c1", "individual-plots.json", follow_redirects=False)
+    assert response.code == 200
+
+
+async def test_capability_websocket_needs_no_cookie(jp_fetch, jp_base_url, http_server_port, stand_in):
+    location = await capability_url(jp_fetch, jp_base_url)
+    url = f"ws://127.0.0.1:{http_server_port[1]}{location.replace('/status', '/ws')}"
+    me = f"http://127.0.0.1:{http_server_port[1]}"
+    ws = await websocket_connect(HTTPRequest(url, headers={"Origin": "null", "Referer": f"{me}/"}))
+    assert await ws.read_message() == "hi"
+    ws.close()
+
+
+async def test_capabilities_are_per_cluster_and_unforgeable(api, fake, jp_fetch, jp_base_url, http_server_client, stand_in):
+    location = await capability_url(jp_fetch, jp_base_url)
+    token = location.split("/~")[1].split("/")[0]
+    await api("POST", "clusters", body={"name": "c2"})
+    for bad in [
+        location.replace(token, "A" * 32),  # forged
+        location.replace("/c1/", "/c2/"),  # another cluster's
+        location.replace("/team-a/", "/team-b/"),
+    ]:
+        response = await http_server_client.fetch(bad, raise_error=False, follow_redirects=False)
+        assert response.code == 404, bad
+    # A cluster recreated under the same name gets a new capability.
+    await api("DELETE", "clusters", "team-a", "c1")
+    await api("POST", "clusters", body={"name": "c1"})
+    response = await http_server_client.fetch(location, raise_error=False, follow_redirects=False)
+    assert response.code == 404
+    assert await capability_url(jp_fetch, jp_base_url) != location
+    assert stand_in.requests == []
+
+
+async def test_capability_route_still_needs_xsrf_to_change_things(jp_fetch, jp_base_url, http_server_client, stand_in):
+    location = await capability_url(jp_fetch, jp_base_url)
+    response = await http_server_client.fetch(
+        location.replace("/status", "/api/v1/retire_workers"), method="POST", body=b"{}", raise_error=False
+    )
+    assert response.code == 403
+    assert stand_in.requests == []

@@ -36,6 +36,24 @@ def test_header_blocks_share_one_zlib_stream_per_direction() -> None:
         spdy.HeaderCodec().decode(two)
 
 
+# What Go's SPDY framer (the one kubectl and the API server use) writes for a port-forward
+# request's two SYN_STREAMs, a DATA frame with FIN and a PING: generated once with that framer.
+GO_FRAMES = bytes.fromhex(
+    "800300010000003e0000000100000000000078f9e3c6a7c202253a703a2b294a4dcc851625aca9a0808614cb45e0"
+    "1c60616e61c6c0c0c0590489c64c50f2663400000000ffff800300010000001800000003000000000000c2aa1954"
+    "0e2512d60b000000ffff00000003010000026869800300060000000400000001")
+
+
+def test_frames_written_by_the_go_framer() -> None:
+    frames = spdy.FrameDecoder(spdy.HeaderCodec()).feed(GO_FRAMES)
+    assert frames == [
+        spdy.SynStream(1, {"port": ["8786"], "requestid": ["0"], "streamtype": ["error"]}),
+        spdy.SynStream(3, {"port": ["8786"], "requestid": ["0"], "streamtype": ["data"]}),
+        spdy.Data(3, b"hi", fin=True),
+        spdy.Ping(1),
+    ]
+
+
 def test_header_block_layout() -> None:
     block = spdy.HeaderCodec().encode({"Port": ["80"], "x": ["1", "2"]})
     raw = zlib.decompressobj(zdict=spdy.DICTIONARY).decompress(block)

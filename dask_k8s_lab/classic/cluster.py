@@ -60,7 +60,7 @@ class KubeCluster(SpecCluster):
             pod_template, name, namespace, n_workers, host, port, env, idle_timeout, deploy_mode,
             interface, protocol, dashboard_address, scheduler_service_wait_timeout,
             scheduler_service_name_resolution_retries, scheduler_pod_template,
-            apply_default_affinity, attach=attach)
+            apply_default_affinity, attach=attach, security=security)
         self.options = options
         self.context = ClusterContext(
             name=options.name, namespace=options.namespace,

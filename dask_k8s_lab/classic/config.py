@@ -71,7 +71,7 @@ def resolve(pod_template: Any = None, name: str | None = None, namespace: str | 
             scheduler_service_wait_timeout: float | None = None,
             scheduler_service_name_resolution_retries: int | None = None,
             scheduler_pod_template: Any = None, apply_default_affinity: str = "preferred",
-            attach: bool = False) -> Options:
+            attach: bool = False, security: Any = None) -> Options:
     """The arguments of ``KubeCluster``, with config fallbacks, checked; raises a
     ValidationError naming the argument (or config key) that is wrong."""
     deploy_mode = _get("deploy-mode", deploy_mode)
@@ -80,6 +80,9 @@ def resolve(pod_template: Any = None, name: str | None = None, namespace: str | 
     if apply_default_affinity not in AFFINITY_MODES:
         raise _bad("apply_default_affinity", apply_default_affinity,
                    "'required', 'preferred' or 'none'")
+    if security is not None and deploy_mode == "remote":
+        raise _bad("security", security, "None with deploy_mode='remote' (the scheduler pod "
+                   "gets no certificates); use deploy_mode='local' for TLS")
     service_type = dask.config.get("kubernetes.scheduler-service-type")
     if service_type not in SERVICE_TYPES:
         raise _bad("kubernetes.scheduler-service-type", service_type, " or ".join(SERVICE_TYPES))

@@ -130,6 +130,19 @@ def test_local_deploy_mode_workers_connect_back(kubectl, namespace):
     assert_nothing_left(kubectl, cluster.name)
 
 
+def test_load_balancer_service_connects_through_its_ingress(kubectl, namespace):
+    with dask.config.set({"kubernetes.scheduler-service-type": "LoadBalancer"}):
+        cluster = KubeCluster(quickstart_spec(), namespace=namespace, n_workers=1)
+    with cluster, Client(cluster) as client:
+        assert cluster.scheduler.connection_mode == "load-balancer"
+        service = kubectl.json("service", cluster.name)
+        ingress = service["status"]["loadBalancer"]["ingress"][0]["ip"]
+        assert cluster.scheduler.address == f"tcp://{ingress}:8786"
+        client.wait_for_workers(1, timeout=120)
+        assert client.submit(lambda x: x * 3, 3).result() == 9
+    assert_nothing_left(kubectl, cluster.name)
+
+
 def test_nodeport_service_connects_through_a_node_address(kubectl, namespace):
     with dask.config.set({"kubernetes.scheduler-service-type": "NodePort"}):
         cluster = KubeCluster(quickstart_spec(), namespace=namespace, n_workers=1)

@@ -175,3 +175,12 @@ def test_local_mode_contact_host_is_this_machines_node_address():
     assert node_contact_host(["203.0.113.9", "10.244.0.1"], {"127.0.0.1", "10.244.0.1"}) == (
         "10.244.0.1")
     assert node_contact_host(["203.0.113.9"], {"127.0.0.1"}) is None
+
+
+def test_worker_names_from_config_and_tls_only_locally(monkeypatch):
+    from dask_k8s_lab.classic.templates import format_name
+
+    monkeypatch.setenv("JUPYTERHUB_USER", "Alice")
+    assert format_name("dask-{JUPYTERHUB_USER}-{uuid}", uuid="ab12") == "dask-alice-ab12"
+    with pytest.raises(ValidationError, match="security"):
+        KubeCluster(make_pod_spec("dask/dask:latest"), security=object())

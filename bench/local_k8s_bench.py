@@ -1,11 +1,17 @@
-"""Local Kubernetes: `up` time with cached binaries, pod create-to-Ready, and memory.
+"""Local Kubernetes: `up` time with cached binaries, pod create-to-Ready, memory, and image pulls.
 
 Prints ratios against baselines measured in the same run:
 - `up` against the API server alone becoming ready (what any local control plane must pay);
 - pod create-to-Ready against (a) the same command started as a bare process and
   (b) an API round trip (create a ConfigMap and see it come back through a watch).
 
-Run as root: python bench/local_k8s_bench.py [--samples N]. It takes the cluster down first.
+Image pulls (a Dask version's environment, built with uv) against making an empty virtual
+environment: the first pull on a machine (empty wheel cache), a pull whose wheels are cached (the
+environment removed), and a pull of an image that is present (policy IfNotPresent and Always).
+They run in a throwaway cache, so the machine's own cache is neither used nor changed.
+
+Run as root: python bench/local_k8s_bench.py [--samples N] [--pull-version V] [--pulls-only].
+Without --pulls-only it takes the cluster down first.
 """
 
 from __future__ import annotations
@@ -13,14 +19,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import kr8s.asyncio
 
+from local_k8s.agent import images
+from local_k8s.agent.imagestore import ImageStore, base_python, run_uv
 from local_k8s.cluster import LocalCluster
 
 
@@ -88,11 +98,54 @@ async def measure(samples: int) -> dict[str, list[float]]:
     return results
 
 
+async def image_pulls(image: str) -> dict[str, float]:
+    async def noop(reason: str, message: str, warning: bool) -> None:
+        pass
+
+    async def timed(coro) -> float:
+        started = time.perf_counter()
+        await coro
+        return time.perf_counter() - started
+
+    saved = os.environ.get("XDG_CACHE_HOME")
+    with tempfile.TemporaryDirectory(prefix="dkl-pull-bench-") as tmp:
+        os.environ["XDG_CACHE_HOME"] = tmp  # uv's wheel cache follows the cache root
+        try:
+            store = ImageStore(Path(tmp) / "images")
+            env = images.environment_for(image)
+            result = {"empty venv": await timed(run_uv("venv", "--quiet", "--python", base_python(),
+                                                       str(Path(tmp) / "empty")))}
+            result["first pull"] = await timed(store.pull(image, env))
+            shutil.rmtree(store.root)
+            result["pull, wheels cached"] = await timed(store.pull(image, env))
+            result["present, IfNotPresent"] = await timed(store.ensure(image, "IfNotPresent", noop))
+            result["present, Always"] = await timed(store.ensure(image, "Always", noop))
+        finally:
+            if saved is None:
+                os.environ.pop("XDG_CACHE_HOME", None)
+            else:
+                os.environ["XDG_CACHE_HOME"] = saved
+    return result
+
+
+def print_pulls(image: str) -> None:
+    pulls = asyncio.run(image_pulls(image))
+    base = pulls.pop("empty venv")
+    print(f"image {image}; baseline, an empty virtual environment: {base:.2f} s")
+    for name, seconds in pulls.items():
+        print(f"  {name}: {seconds:.2f} s ({seconds / base:.1f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
+    parser.add_argument("--pull-version", default="2025.1.0", help="Dask version whose image pulls are timed")
+    parser.add_argument("--pulls-only", action="store_true", help="time image pulls only (no cluster)")
     args = parser.parse_args()
+    print_pulls(f"ghcr.io/dask/dask:{args.pull_version}")
+    if args.pulls_only:
+        return
     cluster = LocalCluster()
     cluster.down(quiet=True)
     timings = cluster.up(install_operator=False)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .cluster import LocalCluster
+from . import nodes
+from .cluster import LocalCluster, pull as pull_image
 
 state_dir_option = click.option("--state-dir", type=click.Path(path_type=Path), default=None,
                                 help="Folder for this cluster's state (default: $LOCAL_K8S_STATE_DIR or /tmp/dask-k8s-lab-local-k8s).")
@@ -19,13 +20,33 @@ def local_k8s() -> None:
     """A real single-node Kubernetes on this machine, without containers (needs root)."""
 
 
+def _taints(values: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
+    taints: dict[str, list[dict[str, str]]] = {}
+    for value in values:
+        name, sep, taint = value.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{value!r} is not NODE=key[=value]:Effect", param_hint="--taint")
+        try:
+            taints.setdefault(name, []).append(nodes.parse_taint(taint))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--taint") from None
+    return taints
+
+
 @local_k8s.command()
 @state_dir_option
 @click.option("--bare", is_flag=True, help="Do not install the Dask operator.")
-def up(state_dir: Path | None, bare: bool) -> None:
-    """Start everything and wait until the node is Ready; prints the kubeconfig path."""
+@click.option("--nodes", "node_count", type=click.IntRange(1, nodes.MAX_NODES), default=1, show_default=True,
+              help="How many nodes (each its own agent; zones local-a, local-b, local-c in turn).")
+@click.option("--taint", "taints", multiple=True, metavar="NODE=KEY[=VALUE]:EFFECT",
+              help="Register NODE with this taint (repeatable), e.g. local-node-3=dedicated=gpu:NoSchedule.")
+def up(state_dir: Path | None, bare: bool, node_count: int, taints: tuple[str, ...]) -> None:
+    """Start everything and wait until the nodes are Ready; prints the kubeconfig path."""
     cluster = LocalCluster(state_dir)
-    cluster.up(install_operator=not bare)
+    try:
+        cluster.up(install_operator=not bare, node_count=node_count, taints=_taints(taints))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     click.echo(cluster.layout.kubeconfig)
 
 
@@ -59,3 +80,80 @@ def env(state_dir: Path | None) -> None:
     """Print `export` lines: use as  eval "$(dask-k8s-lab local-k8s env)"."""
     for key, value in LocalCluster(state_dir).env().items():
         click.echo(f"export {key}={shlex.quote(value)}")
+
+
+@local_k8s.command()
+@click.argument("images", nargs=-1, required=True)
+def pull(images: tuple[str, ...]) -> None:
+    """Pull images into this machine's image store (Dask images become cached environments)."""
+    for image in images:
+        click.echo(f"{image}: {pull_image(image):.1f} s")
+
+
+@local_k8s.group("node")
+def node_group() -> None:
+    """Add, stop, start and remove nodes of the running cluster."""
+
+
+@node_group.command("list")
+@state_dir_option
+def node_list(state_dir: Path | None) -> None:
+    """The nodes, their zones and taints, and whether their agents run."""
+    cluster = LocalCluster(state_dir)
+    running = cluster.running_components()
+    for node in cluster.nodes():
+        taints = ",".join(f"{t['key']}={t.get('value', '')}:{t['effect']}" for t in node.taints) or "-"
+        state = "running" if running.get(node.component) else "stopped"
+        click.echo(f"{node.name:20} {node.zone:10} {state:8} {taints}")
+
+
+@node_group.command("add")
+@state_dir_option
+@click.argument("name", required=False)
+@click.option("--zone", default=None, help="topology.kubernetes.io/zone (default: local-a/b/c in turn)")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="A node label (repeatable).")
+@click.option("--taint", "taints", multiple=True, metavar="KEY[=VALUE]:EFFECT", help="A taint (repeatable).")
+def node_add(state_dir: Path | None, name: str | None, zone: str | None, labels: tuple[str, ...],
+             taints: tuple[str, ...]) -> None:
+    """Register one more node with its own agent; waits until it is Ready."""
+    try:
+        node = LocalCluster(state_dir).add_node(
+            name, zone=zone, labels=dict(nodes.parse_label(v) for v in labels),
+            taints=[nodes.parse_taint(t) for t in taints])
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    click.echo(node.name)
+
+
+@node_group.command("stop")
+@state_dir_option
+@click.argument("name")
+def node_stop(state_dir: Path | None, name: str) -> None:
+    """Take the node's machine away: its agent and pods stop, the API server is not told."""
+    try:
+        for item in LocalCluster(state_dir).stop_node(name):
+            click.echo(f"stopped {item}")
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+
+
+@node_group.command("start")
+@state_dir_option
+@click.argument("name")
+def node_start(state_dir: Path | None, name: str) -> None:
+    """Start a stopped node's agent again."""
+    try:
+        LocalCluster(state_dir).start_node(name)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+
+
+@node_group.command("remove")
+@state_dir_option
+@click.argument("name")
+def node_remove(state_dir: Path | None, name: str) -> None:
+    """Stop the node and delete it from the cluster."""
+    try:
+        LocalCluster(state_dir).remove_node(name)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None

@@ -4,6 +4,9 @@ the node agent as processes, with their state in one folder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -11,13 +14,13 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 from rich.console import Console
 
-from . import binaries, network, pki, settings
+from . import binaries, network, nodes, pki, settings
 
 # The controller-manager's default set ("*"), as on any cluster, less the three controllers that
 # only act through a cloud provider's API: cloud-node-lifecycle (asks the cloud whether a NotReady
@@ -39,6 +42,31 @@ class LocalCluster:
         self.layout = settings.Layout(Path(state_dir) if state_dir else settings.default_state_dir())
         self.console = console or Console(stderr=True)
         self.started_here = False  # whether this object's `up` started the cluster
+        self._lock_depth = 0
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One `up` or `down` of a state folder at a time, across processes: a second `up`
+        waits and then finds the cluster running, instead of tearing down a half-started one.
+        The lock file lives in the cache folder, which `down` leaves in place."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        key = hashlib.sha256(str(self.layout.root.resolve()).encode()).hexdigest()[:12]
+        path = settings.cache_root() / f"local-k8s-{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -53,11 +81,22 @@ class LocalCluster:
         except (OSError, ValueError):
             return None
 
+    def nodes(self) -> list[nodes.NodeConfig]:
+        return nodes.load(self.layout.nodes_file)
+
+    def _components(self) -> list[str]:
+        """The control plane and every node's agent, in start order."""
+        extra = [n.component for n in self.nodes() if n.index > 0]
+        return [*COMPONENTS, *extra]
+
     def running_components(self) -> dict[str, bool]:
-        return {c: _alive(self._pid(c)) for c in COMPONENTS}
+        return {c: _alive(self._pid(c)) for c in self._components()}
 
     def is_up(self) -> bool:
-        return all(self.running_components().values()) and self._node_ready()
+        """The control plane and the first node (which also schedules and proxies) run; a
+        stopped extra node is a node loss to try, not a cluster to start again."""
+        running = self.running_components()
+        return all(running[c] for c in COMPONENTS) and self._node_ready()
 
     def _token(self) -> str:
         return (self.layout.pki / "tokens.csv").read_text().split(",", 1)[0]
@@ -74,10 +113,10 @@ class LocalCluster:
         except (httpx.HTTPError, OSError):
             return False
 
-    def _node_ready(self) -> bool:
+    def _node_ready(self, name: str = settings.NODE_NAME) -> bool:
         try:
             with self._http() as http:
-                node = http.get(f"/api/v1/nodes/{settings.NODE_NAME}").json()
+                node = http.get(f"/api/v1/nodes/{name}").json()
         except (httpx.HTTPError, OSError, ValueError):
             return False
         if node.get("kind") != "Node":
@@ -97,12 +136,24 @@ class LocalCluster:
 
     # ---- up ------------------------------------------------------------------------------
 
-    def up(self, *, install_operator: bool = True, timeout: float = 180) -> dict[str, float]:
-        """Start everything (building binaries first if needed); returns seconds per step."""
+    def up(self, *, install_operator: bool = True, timeout: float = 180, node_count: int = 1,
+           taints: dict[str, list[dict[str, str]]] | None = None) -> dict[str, float]:
+        """Start everything (building binaries first if needed); returns seconds per step.
+        `taints` maps node names to their taints."""
+        with self._exclusive():
+            return self._up(install_operator, timeout, node_count, taints)
+
+    def _up(self, install_operator: bool, timeout: float, node_count: int,
+            taints: dict[str, list[dict[str, str]]] | None) -> dict[str, float]:
         timings: dict[str, float] = {}
         if self.is_up():
+            count = len(self.nodes())
+            if count != node_count:
+                self.console.print(f"[yellow]local Kubernetes already up with {count} node(s); "
+                                   f"`down` first for {node_count}")
             self.console.print(f"local Kubernetes already up; kubeconfig: {self.layout.kubeconfig}")
             return timings
+        planned = nodes.plan(node_count, taints)  # bad input fails here, before anything starts
         if self.layout.root.exists() or network.leftovers():
             self.console.print("cleaning up an earlier run first")
             self.down(quiet=True)
@@ -119,11 +170,15 @@ class LocalCluster:
         try:
             step("network", network.setup_host)
             step("certificates", self._write_pki)
+            nodes.save(self.layout.nodes_file, planned)
             step("etcd", lambda: self._start_etcd(timeout))
             step("kube-apiserver", lambda: self._start_apiserver(timeout))
             step("custom resource definitions", self._apply_crds)
             step("kube-controller-manager", self._start_controller_manager)
-            step("node agent", lambda: self._start_agent(timeout))
+            for node in planned:
+                step(f"node {node.name}", lambda: self._start_agent(node, timeout))
+            for image in settings.PREPULLED_IMAGES:
+                step(f"image {image}", lambda: self._prepull(image))
             if install_operator:
                 step("operator", self._install_operator)
         except BaseException:
@@ -218,7 +273,17 @@ class LocalCluster:
         if not crds:
             return
         self._kubectl("apply", "--server-side", *[f"--filename={c}" for c in crds])
-        self._kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self._kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+                return
+            except RuntimeError as e:
+                # A CRD created a moment ago has no status yet, and `kubectl wait` fails on it
+                # instead of waiting.
+                if "accessor error" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _start_controller_manager(self) -> None:
         pki_dir = self.layout.pki
@@ -236,10 +301,78 @@ class LocalCluster:
             "--concurrent-gc-syncs=5", "--v=1",
         ])
 
-    def _start_agent(self, timeout: float) -> None:
-        proc = self._spawn("node-agent", [sys.executable, "-m", "local_k8s.agent",
-                                          "--state-dir", str(self.layout.root)])
-        self._wait("node-agent", self._node_ready, proc, timeout)
+    def _start_agent(self, node: nodes.NodeConfig, timeout: float) -> None:
+        proc = self._spawn(node.component, [sys.executable, "-m", "local_k8s.agent",
+                                            "--state-dir", str(self.layout.root), "--node", node.name])
+        self._wait(node.component, lambda: self._node_ready(node.name), proc, timeout)
+
+    # ---- nodes ---------------------------------------------------------------------------
+
+    def add_node(self, name: str | None = None, *, zone: str | None = None, labels: dict[str, str] | None = None,
+                 taints: list[dict[str, str]] | None = None, timeout: float = 60) -> nodes.NodeConfig:
+        """Register one more node (its own agent) with the running cluster."""
+        known = self.nodes()
+        index = nodes.free_index(known)
+        node = nodes.new_node(index, name, zone, labels, taints)
+        if any(n.name == node.name for n in known):
+            raise ValueError(f"node {node.name} exists already")
+        nodes.save(self.layout.nodes_file, [*known, node])
+        self._start_agent(node, timeout)
+        return node
+
+    def _node(self, name: str) -> nodes.NodeConfig:
+        node = next((n for n in self.nodes() if n.name == name), None)
+        if node is None:
+            raise ValueError(f"no node {name}; the nodes are {', '.join(n.name for n in self.nodes())}")
+        return node
+
+    def stop_node(self, name: str) -> list[str]:
+        """The node's machine goes away: its agent and its pods' processes are killed, their
+        network namespaces removed. The API server is not told: the Node turns NotReady once
+        its Lease expires, and the node lifecycle controller evicts its pods (see settings)."""
+        node = self._node(name)
+        if node.runs_cluster_services:
+            raise ValueError(f"{name} also runs the cluster's scheduler and service proxy; stop another node")
+        stopped = []
+        pid = self._pid(node.component)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+            stopped.append(f"{node.component} (pid {pid})")
+        with self._http() as http:
+            pods = http.get("/api/v1/pods", params={"fieldSelector": f"spec.nodeName={name}"}).json()["items"]
+        on_node = {network.netns_name(p["metadata"]["uid"]) for p in pods}
+        for ns in set(network.list_pod_netns()) & on_node:
+            out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+            for proc in map(int, out.split()):
+                _kill_group(proc, grace=0)
+            network.delete_netns(ns)
+            stopped.append(f"netns {ns}")
+        return stopped
+
+    def start_node(self, name: str, timeout: float = 60) -> None:
+        node = self._node(name)
+        if not _alive(self._pid(node.component)):
+            self._start_agent(node, timeout)
+
+    def remove_node(self, name: str) -> None:
+        """Stop the node and delete it from the API (its pods are then garbage-collected)."""
+        node = self._node(name)
+        self.stop_node(name)
+        with self._http() as http:
+            http.delete(f"/api/v1/nodes/{name}")
+            http.delete(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
+        nodes.save(self.layout.nodes_file, [n for n in self.nodes() if n.name != node.name])
+        (self.layout.pids / f"{node.component}.pid").unlink(missing_ok=True)
+
+    def _prepull(self, image: str) -> None:
+        """Pull the default Dask image once at start, so the first cluster does not wait for it
+        (and a session's first test does not carry the time of a cold pull)."""
+        try:
+            seconds = pull(image)
+        except Exception as e:  # the image is pulled again when a pod needs it, with the reason
+            self.console.print(f"[yellow]could not pre-pull {image}: {e}")
+        else:
+            self.console.print(f"  {image}: {seconds:.1f} s")
 
     def _install_operator(self) -> None:
         from dask_k8s_operator import install  # same distribution; imported late to keep `down` light
@@ -250,10 +383,10 @@ class LocalCluster:
 
     def _stop_processes(self) -> list[str]:
         stopped = []
-        for component in reversed(COMPONENTS):
+        for component in reversed(self._components()):
             pid = self._pid(component)
             if _alive(pid):
-                _kill_group(pid, grace=10 if component == "node-agent" else 5)
+                _kill_group(pid, grace=10 if component.startswith("node-agent") else 5)
                 stopped.append(f"{component} (pid {pid})")
         # Anything still running inside a pod namespace (e.g. the agent was killed hard).
         for ns in network.list_pod_netns():
@@ -265,6 +398,10 @@ class LocalCluster:
 
     def down(self, quiet: bool = False) -> list[str]:
         """Stop every process and remove every namespace, link, route and file of this run."""
+        with self._exclusive():
+            return self._down(quiet)
+
+    def _down(self, quiet: bool) -> list[str]:
         removed = self._stop_processes()
         removed += network.teardown_host()
         mounts = self.layout.root / "mountpoints.json"
@@ -312,6 +449,20 @@ def _kill_group(pid: int, grace: float) -> None:
             if not _alive(pid):
                 return
             time.sleep(0.1)
+
+
+def pull(image: str) -> float:
+    """Pull `image` into this machine's image store, as the node agent would; returns seconds.
+    A present image is only checked (for `latest`: which release is newest)."""
+    from .agent import images
+    from .agent.imagestore import ImageStore
+
+    started = time.monotonic()
+    store = ImageStore()
+    env = images.environment_for(image)
+    if not env.is_project:
+        asyncio.run(store.pull(image, env))
+    return time.monotonic() - started
 
 
 async def wait_for_default_service_account(namespace: str, timeout: float = 30) -> None:

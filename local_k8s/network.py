@@ -151,8 +151,8 @@ def update_hosts(pod_uid: str, hosts: str) -> None:
 class PodIPs:
     """Hands out pod addresses from the pod range, skipping the node's own."""
 
-    def __init__(self) -> None:
-        net = ipaddress.ip_network(settings.POD_CIDR)
+    def __init__(self, cidr: str = settings.POD_CIDR) -> None:
+        net = ipaddress.ip_network(cidr)
         self._free = (str(ip) for ip in net.hosts() if str(ip) != settings.NODE_IP)
         self._returned: list[str] = []
 

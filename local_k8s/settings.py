@@ -36,6 +36,9 @@ BRIDGE_MAC = "02:64:6b:6c:00:01"
 NODE_MONITOR_GRACE_SECONDS = 25
 NODE_LOSS_TOLERATION_SECONDS = 20
 
+# Pulled by `up`: the image that clusters use unless told otherwise (dask_k8s_lab's default).
+PREPULLED_IMAGES = ("ghcr.io/dask/dask:latest",)
+
 GO_MODULES = Path(__file__).parent / "gomod"
 
 
@@ -43,6 +46,16 @@ def cache_root() -> Path:
     """Build caches live outside the repository, keyed by version."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dask-k8s-lab"
+
+
+def image_cache() -> Path:
+    """The node's "pulled" images: one virtual environment per Dask version (agent/imagestore.py)."""
+    return cache_root() / "images"
+
+
+def uv_cache() -> Path:
+    """uv's wheel and index cache, shared by every image build."""
+    return cache_root() / "uv"
 
 
 def default_state_dir() -> Path:
@@ -90,6 +103,10 @@ class Layout:
     @property
     def pids(self) -> Path:
         return self.root / "pids"
+
+    @property
+    def nodes_file(self) -> Path:
+        return self.root / "nodes.json"
 
     @property
     def pods(self) -> Path:

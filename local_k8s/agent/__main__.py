@@ -8,8 +8,9 @@ import logging
 import signal
 from pathlib import Path
 
-from .. import network, settings
+from .. import network, nodes, settings
 from . import node
+from .imagestore import ImageStore
 from .kube import Kube
 from .kubelet_api import KubeletApi
 from .podrunner import NodeContext
@@ -18,26 +19,31 @@ from .scheduler import Scheduler
 from .services import ServiceProxy
 
 
-async def serve(state_dir: Path) -> None:
+async def serve(state_dir: Path, node_name: str | None) -> None:
     layout = settings.Layout(state_dir)
+    configs = nodes.load(layout.nodes_file)
+    config = next((n for n in configs if n.name == node_name), None) if node_name else configs[0]
+    if config is None:
+        raise SystemExit(f"node {node_name} is not in {layout.nodes_file}")
     kube = await Kube.connect(str(layout.kubeconfig))
     mountpoints = MountpointRegistry(layout.root / "mountpoints.json")
     pods: PodManager | None = None
-    proxy = ServiceProxy(kube, lambda: pods.refresh_hosts() if pods else None)
-    ctx = NodeContext(kube=kube, root=layout.pods, ips=network.PodIPs(), hosts_for=proxy.hosts_for,
-                      mountpoints=mountpoints.add)
-    scheduler = Scheduler(kube)
-    pods = PodManager(ctx, on_event=scheduler.pod_on_node)
+    proxy = ServiceProxy(kube, lambda: pods.refresh_hosts() if pods else None, listen=config.runs_cluster_services)
+    ctx = NodeContext(kube=kube, root=layout.pods, ips=network.PodIPs(config.pod_cidr), hosts_for=proxy.hosts_for,
+                      mountpoints=mountpoints.add, images=ImageStore(), node_name=config.name)
+    pods = PodManager(ctx)
     api = KubeletApi(pods)
-    await api.start(settings.NODE_IP, layout.ports.kubelet, layout.pki / "kubelet.crt", layout.pki / "kubelet.key")
-    await node.register(kube, layout.ports.kubelet)
+    await api.start(settings.NODE_IP, config.kubelet_port, layout.pki / "kubelet.crt", layout.pki / "kubelet.key")
+    await node.register(kube, config)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(t) for t in (
-        node.heartbeat(kube, layout.ports.kubelet), scheduler.run(), proxy.run(), pods.run())]
+    work = [node.heartbeat(kube, config), proxy.run(), pods.run()]
+    if config.runs_cluster_services:
+        work.append(Scheduler(kube).run())
+    tasks = [asyncio.create_task(t) for t in work]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     for task in done:
@@ -53,11 +59,12 @@ async def serve(state_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m local_k8s.agent")
     parser.add_argument("--state-dir", type=Path, default=settings.default_state_dir())
+    parser.add_argument("--node", default=None, help="this agent's node in nodes.json (default: the first)")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(serve(args.state_dir))
+    asyncio.run(serve(args.state_dir, args.node))
 
 
 if __name__ == "__main__":

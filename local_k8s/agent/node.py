@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import settings
+from ..nodes import NodeConfig
 from .kube import ApiError, Kube
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def capacity() -> dict[str, str]:
     return {"cpu": cpu, "memory": memory, "pods": "250", "ephemeral-storage": "100Gi"}
 
 
-def node_status(kubelet_port: int) -> dict[str, Any]:
+def node_status(config: NodeConfig) -> dict[str, Any]:
     stamp = now()
 
     def condition(kind: str, status: str, reason: str, message: str) -> dict[str, str]:
@@ -45,8 +46,8 @@ def node_status(kubelet_port: int) -> dict[str, Any]:
         "capacity": capacity(),
         "allocatable": capacity(),
         "addresses": [{"type": "InternalIP", "address": settings.NODE_IP},
-                      {"type": "Hostname", "address": settings.NODE_NAME}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
+                      {"type": "Hostname", "address": config.name}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": config.kubelet_port}},
         "nodeInfo": {
             "kubeletVersion": f"v{settings.KUBE_VERSION}", "kubeProxyVersion": "",
             "operatingSystem": "linux", "architecture": "amd64" if platform.machine() == "x86_64" else platform.machine(),
@@ -62,33 +63,35 @@ def node_status(kubelet_port: int) -> dict[str, Any]:
     }
 
 
-async def register(kube: Kube, kubelet_port: int) -> None:
-    body = {"apiVersion": "v1", "kind": "Node", "metadata": {
-        "name": settings.NODE_NAME,
-        "labels": {"kubernetes.io/hostname": settings.NODE_NAME, "kubernetes.io/os": "linux",
-                   "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/local": ""},
-    }}
+async def register(kube: Kube, config: NodeConfig) -> None:
+    """Create the Node with its labels and taints (a kubelet's --register-with-taints); a node
+    registered before keeps its taints (the node lifecycle controller's among them)."""
+    labels = {**config.all_labels(), "node-role.kubernetes.io/local": ""}
+    body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": config.name, "labels": labels},
+            "spec": {"taints": config.taints, "podCIDR": config.pod_cidr, "podCIDRs": [config.pod_cidr]}}
     try:
         await kube.request("POST", "/api/v1/nodes", body)
     except ApiError as e:
         if e.code != 409:
             raise
-    await post_status(kube, kubelet_port)
+        await kube.merge_patch(f"/api/v1/nodes/{config.name}", {"metadata": {"labels": labels}})
+    await post_status(kube, config)
 
 
-async def post_status(kube: Kube, kubelet_port: int) -> None:
-    await kube.merge_patch(f"/api/v1/nodes/{settings.NODE_NAME}/status", {"status": node_status(kubelet_port)})
+async def post_status(kube: Kube, config: NodeConfig) -> None:
+    await kube.merge_patch(f"/api/v1/nodes/{config.name}/status", {"status": node_status(config)})
 
 
-async def heartbeat(kube: Kube, kubelet_port: int) -> None:
+async def heartbeat(kube: Kube, config: NodeConfig) -> None:
     """Renew the node Lease often and the node status now and then, as a kubelet does."""
-    lease_path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{settings.NODE_NAME}"
+    name = config.name
+    lease_path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
     beats = 0
     while True:
         try:
             lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                     "metadata": {"name": settings.NODE_NAME, "namespace": "kube-node-lease"},
-                     "spec": {"holderIdentity": settings.NODE_NAME, "leaseDurationSeconds": LEASE_SECONDS,
+                     "metadata": {"name": name, "namespace": "kube-node-lease"},
+                     "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS,
                               "renewTime": now_micro()}}
             try:
                 await kube.merge_patch(lease_path, {"spec": lease["spec"]})
@@ -97,7 +100,7 @@ async def heartbeat(kube: Kube, kubelet_port: int) -> None:
                     raise
                 await kube.request("POST", lease_path.rsplit("/", 1)[0], lease)
             if beats % 3 == 0:
-                await post_status(kube, kubelet_port)
+                await post_status(kube, config)
         except Exception as e:  # keep beating through transient API errors
             log.warning("heartbeat failed: %s", e)
         beats += 1

@@ -18,7 +18,9 @@ from typing import Any
 
 from .. import network, settings
 from . import events
-from .containerspec import ImageNotAvailable, build_env, check_image, command_line
+from .containerspec import ImageNotAvailable, build_env, command_line
+from .images import parse as parse_image
+from .imagestore import ImageStore, NeverPull, Pulled, PullError
 from .kube import ApiError, Kube
 from .node import now
 from .podstatus import ContainerState, pod_status
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 TAIL_BYTES = 2048  # how much of a failed container's log goes into its termination message
 MAX_BACKOFF = 30.0
+# The kubelet's image pull back-off: 10 s doubling up to 5 min.
+PULL_BACKOFF, MAX_PULL_BACKOFF = 10.0, 300.0
 
 
 @dataclass
@@ -40,6 +44,8 @@ class NodeContext:
     ips: network.PodIPs
     hosts_for: Callable[[str, str, str], str]  # (namespace, pod name, pod ip) -> hosts file
     mountpoints: Callable[[list[str]], None]  # remember host folders made for mounts
+    images: ImageStore
+    node_name: str = settings.NODE_NAME
 
 
 def _timestamp() -> bytes:
@@ -57,6 +63,17 @@ def backoff_delay(restarts: int) -> float:
 
 def should_restart(policy: str, exit_code: int) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+def pull_policy(spec: dict[str, Any]) -> str:
+    """The API server defaults it; a pod made without that defaulting gets the same rule."""
+    default = "Always" if parse_image(spec.get("image", "")).tag == "latest" else "IfNotPresent"
+    return spec.get("imagePullPolicy") or default
+
+
+def append_log(path: Path, text: str) -> None:
+    with path.open("ab") as f:
+        f.write(b"".join(_timestamp() + line.encode() + b"\n" for line in text.splitlines()))
 
 
 class PodRunner:
@@ -86,6 +103,7 @@ class PodRunner:
         self._started: dict[str, asyncio.Event] = {}  # startup probe passed, per container
         self._env_sources: dict[tuple[str, str], dict[str, str] | None] = {}
         self._ip_taken = False
+        self._bins: dict[str, Path] = {}  # container -> the bin folder of its image's environment
 
     # ---- called by the pod manager ------------------------------------------------------
 
@@ -215,19 +233,18 @@ class PodRunner:
     async def _run_container(self, spec: dict[str, Any], state: ContainerState) -> int | None:
         """Start the container and wait for it to end; its exit code, or None if it cannot start."""
         kube = self.ctx.kube
-        try:
-            check_image(spec.get("image", ""))
-        except ImageNotAvailable as e:
-            state.waiting("ErrImagePull", str(e))
-            self._changed.set()
-            await events.emit(kube, self.pod, "Failed", f"Failed to pull image \"{spec.get('image')}\": {e}", warning=True)
-            await asyncio.sleep(1)
-            state.waiting("ImagePullBackOff", f'Back-off pulling image "{spec.get("image")}": {e}')
-            self._changed.set()
+        pulled = await self._pull(spec, state)
+        if pulled is None:
             return None
+        self._bins[state.name] = pulled.bin_dir
         try:
             await self._fetch_env_sources(spec)
-            env = build_env(self.pod | {"status": {"podIP": self.ip}}, spec, self._base_env(), self._lookup_sync)
+            env = build_env(self.pod | {"status": {"podIP": self.ip}}, spec, self._base_env(pulled.bin_dir),
+                            self._lookup_sync)
+            if pulled.is_dask and env.get("EXTRA_CONDA_PACKAGES"):
+                raise ValueError(
+                    "EXTRA_CONDA_PACKAGES is set, but on local-k8s the Dask images are Python virtual "
+                    "environments without conda; install pip packages with EXTRA_PIP_PACKAGES instead")
             argv = command_line(spec, env)
             mounts = self.volumes.mounts(spec)
         except (ValueError, VolumeError, LookupError) as e:
@@ -236,6 +253,11 @@ class PodRunner:
             await events.emit(kube, self.pod, "Failed", f"Error: {e}", warning=True)
             return None
         log_path = self.dir / "logs" / f"{state.name}-{state.restart_count}.log"
+        extra = env.get("EXTRA_PIP_PACKAGES", "").split() if pulled.is_dask else []
+        if extra:
+            code = await self._install_extra(pulled, extra, env, state, log_path)
+            if code is not None:
+                return code
         if not shutil.which(argv[0], path=env.get("PATH")):
             message = f'exec: "{argv[0]}": executable file not found in $PATH'
             log_path.write_bytes(_timestamp() + message.encode() + b"\n")
@@ -277,6 +299,56 @@ class PodRunner:
         state.terminated(code, "Completed" if code == 0 else "Error", message)
         self._changed.set()
         return code
+
+    async def _pull(self, spec: dict[str, Any], state: ContainerState) -> Pulled | None:
+        """The container's image, pulled per its imagePullPolicy; on failure ErrImagePull, then
+        ImagePullBackOff, retried with the kubelet's back-off. None if it can never be pulled."""
+        image = spec.get("image", "")
+        failures = 0
+
+        async def emit(reason: str, message: str, warning: bool) -> None:
+            await events.emit(self.ctx.kube, self.pod, reason, message, warning=warning)
+
+        while True:
+            try:
+                pulled = await self.ctx.images.ensure(image, pull_policy(spec), emit)
+                state.image_id = pulled.image_id
+                return pulled
+            except NeverPull as e:
+                state.waiting("ErrImageNeverPull", str(e))
+                self._changed.set()
+                await emit("Failed", str(e), True)
+                return None
+            except (ImageNotAvailable, PullError) as e:
+                delay = min(MAX_PULL_BACKOFF, PULL_BACKOFF * 2 ** failures)
+                failures += 1
+                state.waiting("ErrImagePull", f'failed to pull image "{image}": {e}')
+                self._changed.set()
+                await emit("Failed", f'Failed to pull image "{image}": {e}', True)
+                await emit("Failed", "Error: ErrImagePull", True)
+                await asyncio.sleep(1)
+                state.waiting("ImagePullBackOff", f'Back-off pulling image "{image}": ErrImagePull: {e}')
+                self._changed.set()
+                await emit("BackOff", f'Back-off pulling image "{image}"', True)
+                await asyncio.sleep(delay - 1)
+
+    async def _install_extra(self, pulled: Pulled, packages: list[str], env: dict[str, str], state: ContainerState,
+                             log_path: Path) -> int | None:
+        """EXTRA_PIP_PACKAGES, installed at container start as the Dask images' entrypoint does,
+        into this container's own environment (see ImageStore.container_env). The container's
+        PATH then starts there. Returns an exit code if the install failed, else None."""
+        append_log(log_path, "EXTRA_PIP_PACKAGES environment variable found.  Installing.")
+        try:
+            bin_dir = await self.ctx.images.container_env(
+                pulled, packages, self.dir / "envs" / state.name, lambda text: append_log(log_path, text))
+        except PullError as e:
+            append_log(log_path, e.output or str(e))
+            state.terminated(1, "Error", f"EXTRA_PIP_PACKAGES could not be installed: {e}")
+            self._changed.set()
+            return 1
+        env["PATH"] = env.get("PATH", "").replace(str(pulled.bin_dir), str(bin_dir), 1)
+        self._bins[state.name] = bin_dir
+        return None
 
     async def _pump_log(self, proc: asyncio.subprocess.Process, path: Path) -> None:
         """Copy the container's output to its log file, each line stamped as the kubelet does."""
@@ -322,7 +394,7 @@ class PodRunner:
     def _exec_probe(self, spec: dict[str, Any]):
         async def run(command: list[str], timeout: float) -> int:
             prefix = [] if self.host_network else ["ip", "netns", "exec", self.netns or ""]
-            env = build_env(self.pod, spec, self._base_env(), self._lookup_sync)
+            env = build_env(self.pod, spec, self._base_env(self._bins.get(spec["name"])), self._lookup_sync)
             proc = await asyncio.create_subprocess_exec(*prefix, *command, env=env, stdout=asyncio.subprocess.DEVNULL,
                                                         stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
             try:
@@ -393,10 +465,11 @@ class PodRunner:
 
     # ---- environment ----------------------------------------------------------------------
 
-    def _base_env(self) -> dict[str, str]:
+    def _base_env(self, bin_dir: Path | None) -> dict[str, str]:
+        """What the image would set: its environment's bin folder first on PATH."""
         home = self.dir / "home"
         home.mkdir(parents=True, exist_ok=True)
-        path = os.pathsep.join([str(settings.python_env_bin()), "/usr/local/sbin", "/usr/local/bin",
+        path = os.pathsep.join([str(bin_dir or settings.python_env_bin()), "/usr/local/sbin", "/usr/local/bin",
                                 "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
         apiserver_port = str(settings.Ports().apiserver)
         return {

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import network, settings
+from .. import network
 from .podrunner import NodeContext, PodRunner
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ class PodManager:
 
     async def run(self) -> None:
         path = "/api/v1/pods"
-        async for kind, pod in self.ctx.kube.watch(path, fieldSelector=f"spec.nodeName={settings.NODE_NAME}"):
+        async for kind, pod in self.ctx.kube.watch(path, fieldSelector=f"spec.nodeName={self.ctx.node_name}"):
             self.on_event(kind, pod)
             uid = pod["metadata"]["uid"]
             runner = self.runners.get(uid)
@@ -64,11 +64,12 @@ class PodManager:
             runner.refresh_hosts()
 
     async def shutdown(self) -> None:
+        mine = {network.netns_name(uid) for uid in self.runners}  # other nodes' pods share the host
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*(r.kill_now() for r in list(self.runners.values())), return_exceptions=True)
         # A runner cancelled half-way through its set-up may have left a namespace behind.
-        for ns in network.list_pod_netns():
+        for ns in set(network.list_pod_netns()) & mine:
             await asyncio.to_thread(network.delete_netns, ns)
 
 

@@ -22,6 +22,7 @@ class ContainerState:
     ready: bool = False
     started: bool = False
     pid: int | None = None
+    image_id: str = ""
 
     def waiting(self, reason: str, message: str = "") -> None:
         self.state = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
@@ -55,7 +56,7 @@ class ContainerState:
 
     def to_status(self, pod_uid: str) -> dict[str, Any]:
         status: dict[str, Any] = {
-            "name": self.name, "image": self.image, "imageID": f"local-k8s://{self.image}",
+            "name": self.name, "image": self.image, "imageID": self.image_id or f"local-k8s://{self.image}",
             "ready": self.ready, "started": self.started, "restartCount": self.restart_count,
             "state": self.state, "lastState": self.last_state,
         }

@@ -1,32 +1,39 @@
-"""Binding pods to the one node, as kube-scheduler would, with the checks that matter here:
-nodeSelector and resource requests against what the node can allocate."""
+"""Binding pods to nodes, as kube-scheduler would, with the checks that matter here: taints and
+tolerations, nodeSelector and required node affinity, and resource requests against what each
+node can allocate; among the nodes that fit, pods of one owner spread, then the least loaded
+node wins. Runs in the first node's agent for the whole cluster."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from .. import settings
 from . import events
 from .containerspec import parse_quantity
 from .kube import ApiError, Kube
-from .node import capacity, now
+from .node import now
 
 log = logging.getLogger(__name__)
 SCHEDULER_NAME = "default-scheduler"
+# kube-scheduler scores a container without requests as if it asked for this much.
+NON_ZERO_REQUESTS = {"cpu": 0.1, "memory": 200 * 2**20}
 
 
-def pod_requests(pod: Mapping[str, Any]) -> dict[str, float]:
-    """Effective requests: the larger of the sum over containers and any one init container."""
+def pod_requests(pod: Mapping[str, Any], non_zero: bool = False) -> dict[str, float]:
+    """Effective requests: the larger of the sum over containers and any one init container.
+    With `non_zero`, a container without a request counts kube-scheduler's default for scoring."""
     spec = pod.get("spec", {})
 
     def requests(container: Mapping[str, Any]) -> dict[str, float]:
         res = container.get("resources") or {}
         # A limit without a request implies a request of the same size.
         merged = {**(res.get("limits") or {}), **(res.get("requests") or {})}
-        return {k: parse_quantity(v) for k, v in merged.items() if k in ("cpu", "memory")}
+        found = {k: parse_quantity(v) for k, v in merged.items() if k in ("cpu", "memory")}
+        return {**NON_ZERO_REQUESTS, **found} if non_zero else found
 
     total: dict[str, float] = {}
     for c in spec.get("containers") or []:
@@ -38,24 +45,143 @@ def pod_requests(pod: Mapping[str, Any]) -> dict[str, float]:
     return total
 
 
-def unschedulable_reason(pod: Mapping[str, Any], node_labels: Mapping[str, str],
-                         allocatable: Mapping[str, str], others: Iterable[Mapping[str, Any]]) -> str | None:
-    """Why the pod cannot go on the node, in kube-scheduler's words, or None when it fits."""
-    selector = pod.get("spec", {}).get("nodeSelector") or {}
+@dataclass
+class NodeView:
+    """What scheduling needs of a Node."""
+
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    allocatable: dict[str, str] = field(default_factory=dict)
+    taints: list[dict[str, str]] = field(default_factory=list)
+    unschedulable: bool = False
+
+    @classmethod
+    def of(cls, node: Mapping[str, Any]) -> NodeView:
+        spec, status = node.get("spec") or {}, node.get("status") or {}
+        return cls(node["metadata"]["name"], dict(node["metadata"].get("labels") or {}),
+                   dict(status.get("allocatable") or {}), list(spec.get("taints") or []),
+                   bool(spec.get("unschedulable")))
+
+
+def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
+    for t in tolerations:
+        if t.get("effect") and t["effect"] != taint.get("effect"):
+            continue
+        if not t.get("key"):
+            if t.get("operator") == "Exists":
+                return True
+            continue
+        if t["key"] != taint.get("key"):
+            continue
+        if t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+    if op == "In":
+        return labels.get(key) in values
+    if op == "NotIn":
+        return labels.get(key) not in values
+    if op == "Exists":
+        return key in labels
+    if op == "DoesNotExist":
+        return key not in labels
+    if op in ("Gt", "Lt") and key in labels and values:
+        try:
+            left, right = int(labels[key]), int(values[0])
+        except ValueError:
+            return False
+        return left > right if op == "Gt" else left < right
+    return False
+
+
+def selector_matches(pod: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """nodeSelector and requiredDuringScheduling node affinity (terms OR-ed, expressions AND-ed)."""
+    spec = pod.get("spec", {})
+    if any(labels.get(k) != v for k, v in (spec.get("nodeSelector") or {}).items()):
+        return False
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms") or []
+    if not terms:
+        return True
+    return any(all(_expression_matches(e, labels) for e in term.get("matchExpressions") or []) for term in terms)
+
+
+def node_problems(pod: Mapping[str, Any], node: NodeView, others: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Why the pod cannot go on the node, in kube-scheduler's words (empty when it fits)."""
     problems = []
-    if any(node_labels.get(k) != v for k, v in selector.items()):
+    if node.unschedulable:
+        problems.append("node(s) were unschedulable")
+    tolerations = pod.get("spec", {}).get("tolerations") or []
+    for taint in node.taints:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, taint):
+            problems.append(f"node(s) had untolerated taint {{{taint['key']}: {taint.get('value', '')}}}")
+            break
+    if not selector_matches(pod, node.labels):
         problems.append("node(s) didn't match Pod's node affinity/selector")
     used: dict[str, float] = {}
     for other in others:
         for k, v in pod_requests(other).items():
             used[k] = used.get(k, 0) + v
     for resource, wanted in sorted(pod_requests(pod).items()):
-        free = parse_quantity(allocatable.get(resource, "0")) - used.get(resource, 0)
+        free = parse_quantity(node.allocatable.get(resource, "0")) - used.get(resource, 0)
         if wanted > free:
             problems.append(f"Insufficient {resource}")
+    return problems
+
+
+def unavailable_message(problems: Mapping[str, list[str]]) -> str:
+    counts = Counter(p for node_problems in problems.values() for p in node_problems)
+    reasons = ", ".join(sorted(f"{n} {p}" for p, n in counts.items()))  # sorted as kube-scheduler does
+    return f"0/{len(problems)} nodes are available: {reasons}."
+
+
+def owner(pod: Mapping[str, Any]) -> str | None:
+    refs = pod.get("metadata", {}).get("ownerReferences") or []
+    controller = next((r for r in refs if r.get("controller")), refs[0] if refs else None)
+    return controller.get("uid") if controller else None
+
+
+def score(pod: Mapping[str, Any], node: NodeView, others: list[Mapping[str, Any]]) -> tuple:
+    """Lower is better: fewer pods of the same owner (spreading, as the default topology
+    spread constraints do), then the smaller share of the node already requested."""
+    mine = owner(pod)
+    siblings = sum(1 for o in others if mine and owner(o) == mine)
+    used: dict[str, float] = {}
+    for other in [*others, pod]:
+        for k, v in pod_requests(other, non_zero=True).items():
+            used[k] = used.get(k, 0) + v
+    share = sum(used.get(r, 0) / max(parse_quantity(node.allocatable.get(r, "0")), 1e-9) for r in ("cpu", "memory"))
+    return siblings, round(share, 6), node.name
+
+
+def choose_node(pod: Mapping[str, Any], nodes: Iterable[NodeView],
+                pods_on: Mapping[str, list[Mapping[str, Any]]]) -> tuple[str | None, str | None]:
+    """(node name, None) for the best node that fits, or (None, why none fits)."""
+    problems: dict[str, list[str]] = {}
+    fitting = []
+    for node in nodes:
+        found = node_problems(pod, node, pods_on.get(node.name, []))
+        problems[node.name] = found
+        if not found:
+            fitting.append(node)
     if not problems:
-        return None
-    return f"0/1 nodes are available: {', '.join(f'1 {p}' for p in problems)}."
+        return None, "0/0 nodes are available: no nodes registered."
+    if not fitting:
+        return None, unavailable_message(problems)
+    best = min(fitting, key=lambda n: score(pod, n, list(pods_on.get(n.name, []))))
+    return best.name, None
+
+
+def unschedulable_reason(pod: Mapping[str, Any], node_labels: Mapping[str, str],
+                         allocatable: Mapping[str, str], others: Iterable[Mapping[str, Any]]) -> str | None:
+    """For one node: why the pod cannot go there, or None when it fits."""
+    node = NodeView("node", dict(node_labels), dict(allocatable))
+    found = node_problems(pod, node, others)
+    return unavailable_message({node.name: found}) if found else None
 
 
 def is_active(pod: Mapping[str, Any]) -> bool:
@@ -63,18 +189,25 @@ def is_active(pod: Mapping[str, Any]) -> bool:
 
 
 class Scheduler:
-    """Binds pending pods that name no node; re-tries the unschedulable when others go."""
+    """Binds pending pods that name no node; re-tries the unschedulable when pods or nodes change."""
 
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
         self.pending: dict[str, dict] = {}
-        self.bound: dict[str, dict] = {}
-        self.labels = {"kubernetes.io/hostname": settings.NODE_NAME, "kubernetes.io/os": "linux",
-                       "kubernetes.io/arch": "amd64"}
+        self.bound: dict[str, dict] = {}  # uid -> active pod that has a node
+        self.nodes: dict[str, NodeView] = {}
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
-        await asyncio.gather(self._watch_unbound(), self._bind_loop())
+        await asyncio.gather(self._watch_nodes(), self._watch_unbound(), self._watch_bound(), self._bind_loop())
+
+    async def _watch_nodes(self) -> None:
+        async for kind, node in self.kube.watch("/api/v1/nodes"):
+            if kind == "DELETED":
+                self.nodes.pop(node["metadata"]["name"], None)
+            else:
+                self.nodes[node["metadata"]["name"]] = NodeView.of(node)
+            self._wake.set()
 
     async def _watch_unbound(self) -> None:
         async for kind, pod in self.kube.watch("/api/v1/pods", fieldSelector="spec.nodeName="):
@@ -85,15 +218,22 @@ class Scheduler:
                 self.pending[uid] = pod
                 self._wake.set()
 
-    def pod_on_node(self, kind: str, pod: dict) -> None:
-        """Fed by the pod manager's watch of this node's pods: their requests count against
-        what the node can allocate, and a pod that goes may make room for a pending one."""
-        uid = pod["metadata"]["uid"]
-        if kind == "DELETED" or not is_active(pod):
-            if self.bound.pop(uid, None) is not None:
-                self._wake.set()
-        else:
-            self.bound[uid] = pod
+    async def _watch_bound(self) -> None:
+        """Pods on nodes count against what the node can allocate; one that goes may make
+        room for a pending one."""
+        async for kind, pod in self.kube.watch("/api/v1/pods", fieldSelector="spec.nodeName!="):
+            uid = pod["metadata"]["uid"]
+            if kind == "DELETED" or not is_active(pod):
+                if self.bound.pop(uid, None) is not None:
+                    self._wake.set()
+            else:
+                self.bound[uid] = pod
+
+    def _pods_on(self) -> dict[str, list[dict]]:
+        by_node: dict[str, list[dict]] = {}
+        for pod in self.bound.values():
+            by_node.setdefault(pod["spec"].get("nodeName", ""), []).append(pod)
+        return by_node
 
     async def _bind_loop(self) -> None:
         reported: dict[str, str] = {}
@@ -104,30 +244,30 @@ class Scheduler:
                 pass
             self._wake.clear()
             for uid, pod in sorted(self.pending.items(), key=lambda i: i[1]["metadata"]["creationTimestamp"]):
-                reason = unschedulable_reason(pod, self.labels, capacity(), self.bound.values())
-                if reason is None:
-                    await self._bind(pod)
+                target, reason = choose_node(pod, self.nodes.values(), self._pods_on())
+                if target is not None:
                     self.pending.pop(uid, None)
-                    self.bound[uid] = pod
-                elif reported.get(uid) != reason:
+                    if await self._bind(pod, target):
+                        self.bound[uid] = {**pod, "spec": {**pod["spec"], "nodeName": target}}
+                elif reason and reported.get(uid) != reason:
                     reported[uid] = reason
                     await self._report_unschedulable(pod, reason)
             for uid in list(reported):
                 if uid not in self.pending:
                     del reported[uid]
 
-    async def _bind(self, pod: dict) -> None:
+    async def _bind(self, pod: dict, node: str) -> bool:
         meta = pod["metadata"]
         binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": meta["name"]},
-                   "target": {"apiVersion": "v1", "kind": "Node", "name": settings.NODE_NAME}}
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
         try:
             await self.kube.request("POST", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/binding", binding)
         except ApiError as e:
             log.info("binding %s/%s failed: %s", meta["namespace"], meta["name"], e)
-            return
-        await events.emit(self.kube, pod, "Scheduled",
-                          f"Successfully assigned {meta['namespace']}/{meta['name']} to {settings.NODE_NAME}",
+            return False
+        await events.emit(self.kube, pod, "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
                           component="default-scheduler")
+        return True
 
     async def _report_unschedulable(self, pod: dict, reason: str) -> None:
         meta = pod["metadata"]

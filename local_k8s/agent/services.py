@@ -71,8 +71,9 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 class ServiceProxy:
     """Keeps one listener per (ClusterIP or node address, port) with ready endpoints."""
 
-    def __init__(self, kube: Kube, on_names_changed: Callable[[], None]) -> None:
+    def __init__(self, kube: Kube, on_names_changed: Callable[[], None], listen: bool = True) -> None:
         self.kube = kube
+        self.listen = listen  # one agent proxies for all; every agent keeps names for its pods
         self.services: dict[tuple[str, str], ServiceView] = {}
         self.listeners: dict[tuple[str, int], asyncio.Server] = {}
         self.routes: dict[tuple[str, int], tuple[ServiceView, dict]] = {}
@@ -98,7 +99,7 @@ class ServiceProxy:
                                    spec.get("ports") or [], spec.get("type", "ClusterIP"),
                                    old.slices if old else {})
                 self.services[key] = view
-                if view.type == "LoadBalancer" and view.cluster_ip and not svc.get("status", {}).get("loadBalancer", {}).get("ingress"):
+                if self.listen and view.type == "LoadBalancer" and view.cluster_ip and not svc.get("status", {}).get("loadBalancer", {}).get("ingress"):
                     await self._publish_load_balancer(svc, view.cluster_ip)
             self._dirty.set()
 
@@ -133,7 +134,8 @@ class ServiceProxy:
             await asyncio.sleep(0.02)
             self._dirty.clear()
             try:
-                await self._sync_listeners()
+                if self.listen:
+                    await self._sync_listeners()
             except Exception:
                 log.exception("service proxy sync failed")
             current = repr(sorted((k, v.cluster_ip, v.ready_addresses() if not v.cluster_ip else None)

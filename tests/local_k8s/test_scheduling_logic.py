@@ -1,0 +1,93 @@
+"""Several nodes: planning them, and the scheduler's choice among them (pure logic)."""
+
+from __future__ import annotations
+
+import pytest
+
+from local_k8s import nodes
+from local_k8s.agent.scheduler import NodeView, choose_node, tolerates
+
+ALLOCATABLE = {"cpu": "16", "memory": "64Gi"}
+
+
+def pod(name: str = "p", owner: str | None = "rs-1", cpu: str | None = None, **spec) -> dict:
+    container: dict = {"name": "c"}
+    if cpu:
+        container["resources"] = {"requests": {"cpu": cpu}}
+    meta: dict = {"name": name}
+    if owner:
+        meta["ownerReferences"] = [{"uid": owner, "controller": True}]
+    return {"metadata": meta, "spec": {"containers": [container], **spec}}
+
+
+def view(name: str, zone: str = "local-a", taints: list | None = None, **labels: str) -> NodeView:
+    return NodeView(name, {"kubernetes.io/hostname": name, "topology.kubernetes.io/zone": zone, **labels},
+                    dict(ALLOCATABLE), taints or [])
+
+
+def test_plan_names_zones_ports_and_pod_ranges() -> None:
+    planned = nodes.plan(3, {"local-node-3": [nodes.parse_taint("dedicated=gpu:NoSchedule")]})
+    assert [n.name for n in planned] == ["local-node", "local-node-2", "local-node-3"]
+    assert [n.zone for n in planned] == ["local-a", "local-b", "local-c"]
+    assert [n.kubelet_port for n in planned] == [10250, 10251, 10252]
+    assert [n.pod_cidr for n in planned] == ["10.244.0.0/19", "10.244.32.0/19", "10.244.64.0/19"]
+    assert planned[2].taints == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+    assert planned[0].runs_cluster_services and not planned[1].runs_cluster_services
+    assert planned[1].all_labels()["topology.kubernetes.io/zone"] == "local-b"
+
+
+def test_bad_node_options_name_the_fix() -> None:
+    with pytest.raises(ValueError, match="key\\[=value\\]:Effect"):
+        nodes.parse_taint("dedicated=gpu")
+    with pytest.raises(ValueError, match="unknown node\\(s\\) local-node-9"):
+        nodes.plan(2, {"local-node-9": []})
+    with pytest.raises(ValueError, match="at least 1"):
+        nodes.plan(0)
+
+
+def test_save_and_load(tmp_path) -> None:
+    planned = nodes.plan(2)
+    nodes.save(tmp_path / "nodes.json", planned)
+    assert nodes.load(tmp_path / "nodes.json") == planned
+    assert nodes.load(tmp_path / "missing.json") == [nodes.new_node(0)]
+    assert nodes.free_index(planned) == 2
+
+
+def test_pods_of_one_owner_spread_over_nodes() -> None:
+    candidates = [view("a"), view("b"), view("c")]
+    placed: dict[str, list[dict]] = {}
+    for i in range(6):
+        p = pod(f"w{i}")
+        target, reason = choose_node(p, candidates, placed)
+        assert reason is None
+        placed.setdefault(target, []).append(p)
+    assert sorted(len(v) for v in placed.values()) == [2, 2, 2]
+
+
+def test_least_loaded_node_wins_for_unrelated_pods() -> None:
+    busy = {"a": [pod("x", owner="other", cpu="8")]}
+    assert choose_node(pod(owner=None), [view("a"), view("b")], busy) == ("b", None)
+
+
+def test_selectors_affinity_and_taints_filter_nodes() -> None:
+    gpu_taint = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+    candidates = [view("a", disk="ssd"), view("b"), view("c", taints=[gpu_taint], disk="ssd")]
+    assert choose_node(pod(nodeSelector={"disk": "ssd"}), candidates, {}) == ("a", None)
+    tolerant = pod(nodeSelector={"disk": "ssd"}, tolerations=[{"key": "dedicated", "operator": "Exists"}])
+    assert choose_node(tolerant, candidates, {"a": [pod()]})[0] == "c"
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["local-b"]}]}]}}}
+    assert choose_node(pod(affinity=affinity), [view("a"), view("b", zone="local-b")], {}) == ("b", None)
+
+    target, reason = choose_node(pod(nodeSelector={"disk": "hdd"}, cpu="1"), candidates, {})
+    assert target is None
+    assert reason == ("0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, "
+                      "3 node(s) didn't match Pod's node affinity/selector.")
+
+
+def test_tolerations() -> None:
+    taint = {"key": "k", "value": "v", "effect": "NoSchedule"}
+    assert tolerates([{"key": "k", "operator": "Equal", "value": "v"}], taint)
+    assert tolerates([{"operator": "Exists"}], taint)
+    assert not tolerates([{"key": "k", "value": "w"}], taint)
+    assert not tolerates([{"key": "k", "operator": "Exists", "effect": "NoExecute"}], taint)

@@ -78,17 +78,19 @@ def port_forward(kubectl: Kubectl, target: str, remote: int,
                             env={**os.environ, **(env or {})})
     try:
         found: list[int] = []
+        started = threading.Event()
 
         def read() -> None:
             assert proc.stdout
+            # Read to the end: kubectl logs every connection, and a full pipe would stall it.
             for line in proc.stdout:
-                if m := re.match(r"Forwarding from 127\.0\.0\.1:(\d+) ->", line):
+                if not found and (m := re.match(r"Forwarding from 127\.0\.0\.1:(\d+) ->", line)):
                     found.append(int(m.group(1)))
-                    return
+                    started.set()
+            started.set()
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        reader.join(60)
+        threading.Thread(target=read, daemon=True).start()
+        started.wait(60)
         if not found:
             proc.kill()
             raise AssertionError(f"kubectl port-forward did not start: {proc.communicate(timeout=10)[1]}")

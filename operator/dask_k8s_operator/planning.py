@@ -196,8 +196,11 @@ def plan_worker_group(
         plan.rolling = True
         excess = max(0, len(ready_current) + len(outdated) - desired)
         removal(order_for_removal(outdated, known)[:excess])
-        remaining = len(live) - excess
-        plan.create = max(0, min(desired - len(current), desired + max_surge - remaining))
+        # a pod keeps its place in the surge until it is gone: retirement runs in the background,
+        # so the pods just chosen and those still retiring are counted
+        leaving = sum(1 for pod in pods if not (pod.deleting or pod.finished)
+                      and (pod.retiring or pod.name in in_flight))
+        plan.create = max(0, min(desired - len(current), desired + max_surge - len(live) - leaving))
     else:
         plan.create = desired - len(live)
     if batch_size:

@@ -70,3 +70,25 @@ def test_planning_leaves_pods_of_a_running_retirement_alone():
     running = planning.plan_worker_group(1, pods, "h", connected, in_flight={"w0", "w1"})
     assert running.retire == [] and running.delete == [] and running.create == 0
     assert running.retiring_replicas == 2 and running.replicas == 1
+
+
+def test_a_rolling_update_waits_for_the_retired_pod_to_go_before_the_next_surge():
+    def pod(name: str, spec_hash: str, retiring: bool = False) -> planning.PodSummary:
+        return planning.PodSummary(name=name, phase="Running", ready=True, ip=f"10.0.0.{name}",
+                                   retiring=retiring, spec_hash=spec_hash)
+
+    def connected(pods):
+        return {p.name: (f"tcp://{p.ip}:1", {}) for p in pods}
+
+    # old 1 and 2, new 3 ready: one old pod is retired, and nothing is created beside it
+    pods = [pod("1", "old"), pod("2", "old"), pod("3", "new")]
+    plan = planning.plan_worker_group(2, pods, "new", connected(pods))
+    assert len(plan.retire) == 1 and plan.create == 0
+    # while its retirement runs, it still counts against the surge
+    pods = [pod("1", "old", retiring=True), pod("2", "old"), pod("3", "new")]
+    plan = planning.plan_worker_group(2, pods, "new", connected(pods), in_flight={"1"})
+    assert plan.retire == [] and plan.create == 0
+    # once it is gone, the next new pod is created
+    pods = [pod("2", "old"), pod("3", "new")]
+    plan = planning.plan_worker_group(2, pods, "new", connected(pods))
+    assert plan.retire == [] and plan.create == 1

@@ -8,10 +8,10 @@ whose workers are pods made from a Pod template.
 What removes a cluster:
 - ``close()`` retires the workers, deletes their pods, then the scheduler's Job, pod, Service and
   PodDisruptionBudget, and waits until they are gone.
-- If this process dies, remote mode: the scheduler exits after ``idle_timeout`` (none by default,
-  as documented, so set one), its Job finishes and Kubernetes deletes it
+- If this process dies, remote mode: it stops renewing the scheduler Job's deadline
+  (``kubernetes.client-lease``), so Kubernetes ends the Job and deletes it
   (``ttlSecondsAfterFinished: 0``); the garbage collector then deletes the scheduler pod and the
-  Service, PDB and worker pods it owns. Local mode: the scheduler dies with the process and the
+  Service, PDB and worker pods it owns. ``idle_timeout`` ends the Job too. Local mode: the scheduler dies with the process and the
   workers exit after their ``--death-timeout``; their pods stay as Completed until deleted
   (``kubectl delete pod -l kubernetes.dask.org/classic=true,dask.org/cluster-name=NAME``).
 """
@@ -77,7 +77,8 @@ class KubeCluster(SpecCluster):
                 "context": self.context, "scheduler_template": options.scheduler_template,
                 "service_type": options.service_type, "idle_timeout": options.idle_timeout,
                 "wait_timeout": options.wait_timeout,
-                "name_resolution_retries": options.name_resolution_retries, "attach": attach}}
+                "name_resolution_retries": options.name_resolution_retries, "attach": attach,
+                "lease": options.client_lease}}
         worker = {"cls": WorkerPod, "options": {"context": self.context}}
         kwargs.setdefault("name", options.name)
         if attach:  # someone else's cluster: leave its scheduler running on close

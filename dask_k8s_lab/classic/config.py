@@ -43,6 +43,7 @@ class Options:
     wait_timeout: float
     name_resolution_retries: int
     worker_name: str
+    client_lease: float | None
 
 
 def _get(key: str, value: Any) -> Any:
@@ -122,6 +123,9 @@ def resolve(pod_template: Any = None, name: str | None = None, namespace: str | 
     if len(name) > 53:
         raise _bad("name", name, "at most 53 characters (the scheduler Job adds '-scheduler')")
     idle = _get("idle-timeout", idle_timeout)
+    lease = dask.config.get("kubernetes.client-lease", None)
+    if lease is not None and (not isinstance(lease, (int, float)) or lease < 10):
+        raise _bad("kubernetes.client-lease", lease, "seconds >= 10, or null")
     return Options(
         name=name,
         namespace=validate_namespace(_get("namespace", namespace)),
@@ -140,4 +144,5 @@ def resolve(pod_template: Any = None, name: str | None = None, namespace: str | 
         wait_timeout=float(wait),
         name_resolution_retries=retries,
         worker_name=dask.config.get("kubernetes.worker-name"),
+        client_lease=float(lease) if lease is not None else None,
     )

@@ -3,8 +3,9 @@ worker pods, from a cleaned Pod template. Nothing here talks to Kubernetes.
 
 Ownership, so that deleting one object removes a whole cluster: the scheduler runs as the only
 pod of a Job (``ttlSecondsAfterFinished: 0``), and that pod owns the Service, the PDB and every
-worker pod. When the scheduler exits (``close()``, or ``idle_timeout`` after the client died),
-the Job finishes, Kubernetes deletes it, and the garbage collector removes the rest.
+worker pod. When the Job ends (the scheduler exits on ``close()`` or ``idle_timeout``, or the
+client stopped renewing ``activeDeadlineSeconds``), Kubernetes deletes it, and the garbage
+collector removes the rest.
 """
 
 from __future__ import annotations
@@ -63,10 +64,13 @@ def _with_env(container: dict[str, Any], values: Mapping[str, str]) -> None:
 
 def scheduler_job(template: Mapping[str, Any], cluster_name: str, namespace: str,
                   idle_timeout: str | None, env: Mapping[str, str],
-                  worker_template: Mapping[str, Any]) -> dict[str, Any]:
+                  worker_template: Mapping[str, Any],
+                  lease: float | None = None) -> dict[str, Any]:
     """The scheduler's Job: the template's first container runs ``dask scheduler``.
 
     The worker template is kept on the Job as JSON (data, for ``from_name`` to scale with).
+    With a ``lease``, the Job ends that many seconds after its start unless the client renews
+    ``activeDeadlineSeconds`` (``lease_deadline``).
     """
     pod = copy.deepcopy(dict(template))
     labels = {**(pod.get("metadata") or {}).get("labels", {}),
@@ -95,12 +99,19 @@ def scheduler_job(template: Mapping[str, Any], cluster_name: str, namespace: str
         "spec": {
             "backoffLimit": 0,  # a crashed scheduler is not restarted: its workers would be lost
             "ttlSecondsAfterFinished": 0,
+            **({"activeDeadlineSeconds": lease_deadline(0, lease)} if lease else {}),
             "template": {"metadata": {"labels": labels,
                                       "annotations": (pod.get("metadata") or {}).get(
                                           "annotations") or {}},
                          "spec": spec},
         },
     }
+
+
+def lease_deadline(elapsed: float, lease: float) -> int:
+    """``activeDeadlineSeconds`` that ends the Job ``lease`` seconds from now, ``elapsed``
+    seconds after it was created (its start is no earlier, so clock skew cannot shorten it)."""
+    return int(elapsed + lease) + 1
 
 
 def scheduler_service(cluster_name: str, namespace: str, scheduler_pod: Mapping[str, Any],

@@ -108,7 +108,7 @@ class SchedulerPod(ProcessInterface):
     def __init__(self, context: ClusterContext, scheduler_template: dict[str, Any] | None = None,
                  service_type: str = "ClusterIP", idle_timeout: str | None = None,
                  wait_timeout: float = 30, name_resolution_retries: int = 20,
-                 attach: bool = False, **kwargs: Any):
+                 attach: bool = False, lease: float | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.context = context
         self.scheduler_template = scheduler_template
@@ -117,6 +117,8 @@ class SchedulerPod(ProcessInterface):
         self.wait_timeout = wait_timeout
         self.name_resolution_retries = name_resolution_retries
         self.attach = attach
+        self.lease = None if attach else lease  # the creator renews it, not who attaches
+        self._renewal: asyncio.Task | None = None
         self.contact_address: str | None = None  # what workers use; .address is ours
         self.connection_mode = "in-cluster"
         self.dashboard: networking.Endpoint | None = None
@@ -130,9 +132,11 @@ class SchedulerPod(ProcessInterface):
             if not self.attach:
                 job = Job(manifests.scheduler_job(
                     self.scheduler_template, ctx.name, ctx.namespace, self.idle_timeout,
-                    ctx.env, ctx.worker_template), api=api)
+                    ctx.env, ctx.worker_template, self.lease), api=api)
                 await job.create()
                 self._created.append(job)
+                if self.lease:
+                    self._renewal = asyncio.create_task(self._renew(job, self.lease))
             else:
                 job = await Job.get(f"{ctx.name}-scheduler", namespace=ctx.namespace, api=api)
                 ctx.worker_template = json.loads(
@@ -156,6 +160,21 @@ class SchedulerPod(ProcessInterface):
             await self.close()
             raise
         await super().start()
+
+    @staticmethod
+    async def _renew(job: Job, lease: float) -> None:
+        """Keep the Job's deadline ``lease`` seconds ahead while this process lives."""
+        loop = asyncio.get_running_loop()
+        created = loop.time()
+        while True:
+            await asyncio.sleep(lease / 4)
+            try:
+                await job.patch({"spec": {"activeDeadlineSeconds": manifests.lease_deadline(
+                    loop.time() - created, lease)}})
+            except kr8s.NotFoundError:
+                return
+            except Exception as e:  # a blip: the next renewal is well within the lease
+                logger.warning("could not renew the lease of %s: %s", job.name, e)
 
     async def _wait_for_pod(self, api: Any) -> Pod:
         """The Job's pod once it is ready; a crashing or unpullable scheduler fails at once."""
@@ -213,6 +232,10 @@ class SchedulerPod(ProcessInterface):
             await comm_rpc.close_rpc()
 
     async def close(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewal
         for endpoint in self._endpoints:
             if endpoint.forwarder is not None:
                 await endpoint.forwarder.stop()

@@ -165,33 +165,43 @@ CLIENT_SCRIPT = """
 import json, sys, time
 from dask_k8s_lab.classic import KubeCluster, make_pod_spec
 spec = make_pod_spec(image="dask/dask:latest", memory_request="256M", cpu_request="100m")
-# remote: the scheduler closes itself after 30 s without work (longer than this start-up)
-cluster = KubeCluster(spec, namespace=sys.argv[1], n_workers=1, deploy_mode=sys.argv[2],
-                      idle_timeout="30s" if sys.argv[2] == "remote" else None)
+# idle: the scheduler closes itself after 30 s without work (longer than this start-up)
+cluster = KubeCluster(spec, namespace=sys.argv[1], n_workers=1,
+                      deploy_mode="local" if sys.argv[2] == "local" else "remote",
+                      idle_timeout="30s" if sys.argv[2] == "idle" else None)
 cluster.wait_for_workers(1, timeout=120)
 print(json.dumps({"name": cluster.name}), flush=True)
 time.sleep(3600)
 """
 
 
-@pytest.mark.parametrize("mode", ["remote", "local"])
+@pytest.mark.parametrize("mode", ["lease", "idle", "local"])
 def test_killed_client_leaves_nothing_running(kubectl, namespace, mode):
-    """remote: the scheduler's idle timeout ends its Job, Kubernetes deletes the Job, and the
-    garbage collector removes the scheduler pod, Service, PDB and workers it owns. local: the
-    scheduler dies with the process; workers exit by --death-timeout (their pods stay Completed,
-    as the cluster's docstring says)."""
+    """lease (the default): the dead client stops renewing the scheduler Job's deadline, so the
+    Job ends; idle (lease off): the scheduler's idle timeout ends the Job. Either way Kubernetes
+    deletes the finished Job and the garbage collector the scheduler pod, Service, PDB and
+    workers it owns. local: the scheduler dies with the process; workers exit by
+    --death-timeout (their pods stay Completed, as the cluster's docstring says)."""
+    lease = "20" if mode == "lease" else "None"
     process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CLIENT_SCRIPT), namespace,
                                 mode], stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                               env={**os.environ, "PYTHONWARNINGS": "ignore",
+                                    "DASK_KUBERNETES__CLIENT_LEASE": lease})
     try:
         line = process.stdout.readline()
         assert line, "the client process exited before its cluster was up"
         name = json.loads(line)["name"]
         assert classic_objects(kubectl, name)
+        if mode == "lease":  # while the client lives, it keeps pushing the deadline out
+            def deadline() -> int:
+                return kubectl.json("job", f"{name}-scheduler")["spec"]["activeDeadlineSeconds"]
+
+            first = deadline()
+            wait_until(lambda: deadline() > first, 30, message="the client to renew its lease")
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(30)
-    if mode == "remote":
+    if mode != "local":
         workers = kubectl.json("pods", "-l", f"{LABEL_CLASSIC}=true,dask.org/component=worker")
         assert all("--death-timeout" in p["spec"]["containers"][0]["args"]
                    for p in workers["items"])

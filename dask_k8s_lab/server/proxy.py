@@ -30,7 +30,6 @@ import hashlib
 import hmac
 import inspect
 from base64 import urlsafe_b64encode
-from urllib.parse import urlparse
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -83,8 +82,6 @@ def sandbox_response(response) -> None:
     if "Set-Cookie" in response.headers:
         del response.headers["Set-Cookie"]
     response.headers.add("Content-Security-Policy", DASHBOARD_SANDBOX)
-    # The page's own websocket, from its opaque origin, is told apart by this Referer.
-    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
 
 
 class DashboardProxyHandler(ProxyHandler):
@@ -129,15 +126,10 @@ class DashboardProxyHandler(ProxyHandler):
         return JupyterHandler.check_xsrf_cookie(self)
 
     def check_origin(self, origin=None):
-        """Jupyter's origin check, plus the sandboxed dashboard page itself: its opaque origin
-        sends ``Origin: null``, accepted only with a same-host Referer (which a page on another
-        site cannot send)."""
-        if JupyterHandler.check_origin(self, origin):
-            return True
-        if self.request.headers.get("Origin") != "null":
-            return False
-        referer = urlparse(self.request.headers.get("Referer", ""))
-        return bool(referer.netloc) and referer.netloc == self.request.headers.get("Host")
+        """Jupyter's origin check, except on the capability route: the sandboxed page's
+        websocket comes from an opaque origin (``Origin: null``), and there the capability in
+        the path, not an ambient cookie, is what grants access."""
+        return self.path_kwargs.get("capability") is not None or JupyterHandler.check_origin(self, origin)
 
     def proxy_request_headers(self):
         return without_credentials(super().proxy_request_headers())

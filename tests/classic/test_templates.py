@@ -165,6 +165,7 @@ def test_classic_client_role_covers_what_it_creates():
                             ("policy", "poddisruptionbudgets")):
         for verb in ("get", "list", "create", "delete"):
             assert allowed(group, resource, verb), (resource, verb)
+    assert allowed("batch", "jobs", "patch")  # the client lease
     assert allowed("", "pods/log", "get") and allowed("", "nodes", "list")
     assert allowed("", "pods/portforward", "create")
 
@@ -184,3 +185,15 @@ def test_worker_names_from_config_and_tls_only_locally(monkeypatch):
     assert format_name("dask-{JUPYTERHUB_USER}-{uuid}", uuid="ab12") == "dask-alice-ab12"
     with pytest.raises(ValidationError, match="security"):
         KubeCluster(make_pod_spec("dask/dask:latest"), security=object())
+
+
+def test_lease_sets_and_extends_the_job_deadline():
+    template = clean_pod_template(make_pod_spec("dask/dask:latest"), pod_type="scheduler")
+    job = manifests.scheduler_job(template, "c", "ns", None, {}, {}, lease=60)
+    assert job["spec"]["activeDeadlineSeconds"] == 61
+    assert manifests.lease_deadline(100.2, 60) == 161
+    assert "activeDeadlineSeconds" not in manifests.scheduler_job(template, "c", "ns", None, {},
+                                                                  {})["spec"]
+    with dask.config.set({"kubernetes.client-lease": 3}), pytest.raises(
+            ValidationError, match="kubernetes.client-lease"):
+        config.resolve(make_pod_spec("dask/dask:latest"))

@@ -30,7 +30,10 @@ from .kube import ensure_crds, fetch, forbidden_hint, list_raw, pod_log_tail, st
 from .lifecycle import KubernetesCluster
 from .networking import connect_scheduler, list_node_addresses, wait_for_scheduler
 from .options import KubeClusterOptions
+from .permissions import Permissions, kr8s_reviewer
+from . import versions
 from .progress import (
+    ERROR,
     ComponentState,
     StartupDisplay,
     fatal_container_reason,
@@ -163,6 +166,11 @@ class KubeCluster(KubernetesCluster):
         self._log_cache: dict[tuple[str, int], str] = {}
         self._watch_task: asyncio.Task | None = None
         self._display: StartupDisplay | None = None
+        self._permissions: Permissions | None = None
+        #: How this client's python/dask/distributed/cloudpickle/msgpack differ from the
+        #: scheduler's and workers' (``{"mismatches": [...], "fix": str}``), or None if they match.
+        self.version_skew: dict[str, Any] | None = None
+        self._versions_of: frozenset[str] | None = None  # the workers the last check saw
         super().__init__(asynchronous=asynchronous, loop=loop, quiet=quiet, name=self._options.name, **kwargs)
         KubeCluster._instances.add(self)
         if not self.asynchronous:
@@ -214,6 +222,7 @@ class KubeCluster(KubernetesCluster):
         await self._wait_for_running()
         await self._connect()
         await self._connect_scheduler()
+        await self._check_versions()
 
     async def _create_cluster(self) -> DaskCluster:
         opts = self._options
@@ -236,6 +245,7 @@ class KubeCluster(KubernetesCluster):
         manifest.setdefault("metadata", {})["namespace"] = self.namespace
         ownership.stamp(manifest, ownership.hub_user())  # in a hub-spawned server's kernel
         cluster = DaskCluster(manifest, namespace=self.namespace, api=self._api)
+        await self._require("create", f"create KubeCluster {self.name!r}")
         try:
             await cluster.create()
         except kr8s.ServerError as e:
@@ -277,7 +287,7 @@ class KubeCluster(KubernetesCluster):
         tails = await self._crash_log_tails(pods)
         self._components = summarize(
             cluster, pods, service, events, cluster_name=self.name, connection=connection, log_tails=tails
-        )
+        ) + self._version_states()
         return cluster, pods
 
     async def _crash_log_tails(self, pods: list[dict]) -> dict[str, str]:
@@ -410,7 +420,40 @@ class KubeCluster(KubernetesCluster):
         while self.status == Status.running:
             await asyncio.sleep(interval)
             with contextlib.suppress(Exception):
+                await self._check_versions()
                 await self._refresh_components()
+
+    async def _check_versions(self) -> None:
+        """Compare this client's versions with the scheduler's and every worker's (asked through
+        this client's own connection, as distributed's ``Client.get_versions`` does); again
+        whenever the set of workers changed."""
+        workers = frozenset(((self.scheduler_info or {}).get("workers") or {}))
+        if self.scheduler_comm is None or workers == self._versions_of:
+            return
+        try:
+            scheduler = await asyncio.wait_for(self.scheduler_comm.versions(), 10)
+            replies = await asyncio.wait_for(
+                self.scheduler_comm.broadcast(msg={"op": "versions"}, on_error="ignore"), 10
+            )
+        except Exception as e:  # an older scheduler, a dropped connection: say nothing rather than guess
+            logger.debug("cannot compare versions with %s: %s", self.name, e)
+            return
+        local = versions.local_versions()
+        remotes = {
+            "scheduler": versions.packages_of(scheduler),
+            **versions.group_workers({address: versions.packages_of(v) for address, v in replies.items()}),
+        }
+        self.version_skew = versions.report(local, versions.compare(local, remotes))
+        self._versions_of = workers
+        self._components = [c for c in self._components if c.component != "Versions"] + self._version_states()
+
+    def _version_states(self) -> list[ComponentState]:
+        skew = self.version_skew
+        if skew is None:
+            return []
+        lines = versions.describe([versions.Mismatch(**m) for m in skew["mismatches"]])
+        return [ComponentState("Versions", "notebook vs cluster", "mismatch", ERROR,
+                               "\n".join(lines) + f"\nFix: {skew['fix']}")]
 
     async def _cleanup_failed_start(self) -> None:
         """Leave nothing behind: stop forwards, close the rpc and delete what we created."""
@@ -447,6 +490,13 @@ class KubeCluster(KubernetesCluster):
     async def _close(self, timeout: float | None = None) -> None:
         if self.status == Status.closed:
             return
+        if self.shutdown_on_close and self._api is not None:
+            await self._require(
+                "delete",
+                f"delete KubeCluster {self.name!r}",
+                "It is still running and connected; set shutdown_on_close = False and close() again "
+                "to leave it running, or ask for the delete permission.",
+            )
         if self._watch_task is not None:
             self._watch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -464,6 +514,20 @@ class KubeCluster(KubernetesCluster):
         kwargs.setdefault("shutdown_on_close", False)
         return cls(name=name, create_mode=CreateMode.CONNECT_ONLY, **kwargs)
 
+    async def _require(self, action: str, what: str, hint: str = "") -> None:
+        """Refuse ``action`` before trying it when the account may not take it (asked of the
+        API server, cached briefly), with the same reason the sidebar shows."""
+        if self._permissions is None:
+            api = self._api
+
+            async def get_api() -> Any:
+                return api
+
+            self._permissions = Permissions(kr8s_reviewer(get_api))
+        reason = await self._permissions.refusal(action, str(self.namespace))
+        if reason is not None:
+            raise PermissionError(f"Cannot {what}: {reason}. {hint}".rstrip())
+
     # ------------------------------------------------------------------ scaling
 
     def scale(self, n: int, worker_group: str = "default") -> Any:
@@ -477,6 +541,7 @@ class KubeCluster(KubernetesCluster):
     async def _scale(self, n: int, worker_group: str = "default") -> None:
         n = validate_count(n, "n")
         validate_worker_group_name(worker_group, self.name)
+        await self._require("scale", f"scale KubeCluster {self.name!r}")
         await self._delete_autoscaler(worker_group)
         if worker_group == "default":
             target: Any = DaskCluster({"metadata": {"name": self.name}}, namespace=self.namespace, api=self._api)
@@ -521,6 +586,7 @@ class KubeCluster(KubernetesCluster):
         validate_worker_group_name(worker_group, self.name)
         if scale_down_delay is not None:
             validate_timeout(scale_down_delay, "scale_down_delay", allow_zero=True)
+        await self._require("adapt", f"adapt KubeCluster {self.name!r}")
         body = make_autoscaler(self.name, minimum, maximum, worker_group, scale_down_delay)
         autoscaler = await fetch(DaskAutoscaler, body["metadata"]["name"], self.namespace, self._api)
         if autoscaler is None:

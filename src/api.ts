@@ -15,6 +15,8 @@ import {
   StreamMessage
 } from './logic';
 
+import { IPermissionsReply } from './permissions';
+
 export * from './logic';
 
 export interface IClusterTemplate {
@@ -197,6 +199,12 @@ export class DaskK8sApi {
       clusterPath(namespace, name, 'events')
     );
     return reply.events;
+  }
+
+  /** What the server's account may do, in `namespace` or in every namespace it manages. */
+  permissions(namespace?: string): Promise<IPermissionsReply> {
+    const query = namespace ? `?namespace=${encodeURIComponent(namespace)}` : '';
+    return this.request<IPermissionsReply>(URLExt.join(ROOT, 'permissions') + query);
   }
 
   templates(): Promise<ITemplatesReply> {

@@ -28,6 +28,9 @@ import {
 } from './logic';
 import { ClusterModel } from './model';
 import { startClusterDrag } from './notebook';
+import { refusalOf, refusals } from './permissions';
+import { usePermissions } from './usepermissions';
+import { describeSkew, versionSkewOf } from './versions';
 
 interface IActionProps {
   icon: LabIcon;
@@ -64,6 +67,7 @@ interface IItemProps {
   onDismissError: () => void;
   commands: CommandRegistry;
   onSelect: () => void;
+  model: ClusterModel;
 }
 
 function ClusterItem({
@@ -72,8 +76,23 @@ function ClusterItem({
   actionError,
   onDismissError,
   commands,
-  onSelect
+  onSelect,
+  model
 }: IItemProps): JSX.Element {
+  // Actions the account may not take are greyed out, with the reason (asked of Kubernetes).
+  const permissions = usePermissions(model.api, cluster.namespace);
+  const groupsToRemove = cluster.worker_groups.some(g => g.name !== 'default');
+  const refused = refusals(permissions, [
+    'delete',
+    'scale',
+    'add_worker_group',
+    ...(groupsToRemove ? (['remove_worker_group'] as const) : []),
+    'logs'
+  ]);
+  const may = (action: Parameters<typeof refusalOf>[1], label: string) => {
+    const reason = refusalOf(permissions, action);
+    return { disabled: reason !== null, label: reason ? `${label}: ${reason}` : label };
+  };
   const stage = clusterStage(cluster);
   const args = { namespace: cluster.namespace, name: cluster.name };
   const run = (id: string, extra: { [k: string]: string } = {}) => () =>
@@ -118,7 +137,7 @@ function ClusterItem({
         if (e.key === 'Enter' || e.key === ' ') {
           e.preventDefault();
           onSelect();
-        } else if (e.key === 'Delete') {
+        } else if (e.key === 'Delete' && !refusalOf(permissions, 'delete')) {
           run(CommandIDs.deleteCluster)();
         }
       }}
@@ -150,6 +169,15 @@ function ClusterItem({
       {cluster.reason && stage !== 'running' ? (
         <div className="dk8s-Reason" data-testid="reason" role="status">
           {cluster.reason}
+        </div>
+      ) : null}
+      {versionSkewOf(cluster) ? (
+        <div className="dk8s-Warning dk8s-VersionSkew" role="status" data-testid="version-skew">
+          <div>Version mismatch with this notebook environment:</div>
+          {describeSkew(versionSkewOf(cluster)!).map(line => (
+            <div key={line}>{line}</div>
+          ))}
+          <div>Fix: {versionSkewOf(cluster)!.fix}.</div>
         </div>
       ) : null}
       {actionError ? (
@@ -185,7 +213,7 @@ function ClusterItem({
             {g.name !== 'default' ? (
               <Action
                 icon={closeIcon}
-                label={`Remove worker group ${g.name}`}
+                {...may('remove_worker_group', `Remove worker group ${g.name}`)}
                 testid={`remove-group-${g.name}`}
                 onClick={run(CommandIDs.removeWorkerGroup, { group: g.name })}
               />
@@ -195,12 +223,19 @@ function ClusterItem({
       </ul>
       <div className="dk8s-ClusterItem-actions">
         <Action icon={codeIcon} label="Insert client code into the notebook" testid="inject" onClick={run(CommandIDs.injectClientCode)} />
-        <Action icon={scaleIcon} label="Scale or adapt" testid="scale" onClick={run(CommandIDs.scaleCluster)} />
-        <Action icon={addIcon} label="Add a worker group" testid="add-group" onClick={run(CommandIDs.addWorkerGroup)} />
+        <Action icon={scaleIcon} {...may('scale', 'Scale or adapt')} testid="scale" onClick={run(CommandIDs.scaleCluster)} />
+        <Action icon={addIcon} {...may('add_worker_group', 'Add a worker group')} testid="add-group" onClick={run(CommandIDs.addWorkerGroup)} />
         <Action icon={chartIcon} label="Open the dashboard" testid="dashboard" disabled={!cluster.dashboard_url} onClick={run(CommandIDs.openClusterDashboard)} />
-        <Action icon={listIcon} label="Logs and events" testid="logs" onClick={run(CommandIDs.showLogs)} />
-        <Action icon={deleteIcon} label="Delete the cluster" testid="delete" onClick={run(CommandIDs.deleteCluster)} />
+        <Action icon={listIcon} {...may('logs', 'Logs and events')} testid="logs" onClick={run(CommandIDs.showLogs)} />
+        <Action icon={deleteIcon} {...may('delete', 'Delete the cluster')} testid="delete" onClick={run(CommandIDs.deleteCluster)} />
       </div>
+      {refused.length ? (
+        <div className="dk8s-Refused dk8s-Muted" data-testid="refused" role="note">
+          {refused.map(reason => (
+            <div key={reason}>Not allowed: {reason}.</div>
+          ))}
+        </div>
+      ) : null}
     </li>
   );
 }
@@ -253,6 +288,7 @@ export class ClusterListView extends ReactWidget {
               onDismissError={() => model.setActionError(clusterKey(c), null)}
               commands={this.commands}
               onSelect={() => model.select(clusterKey(c))}
+              model={model}
             />
           ))}
         </ul>

@@ -147,6 +147,8 @@ OPENAPI = Path(__file__).with_name("openapi.yaml")
 
 
 def rest_handlers() -> list[tuple[str, type]]:
+    from .permissions import PermissionsHandler  # it builds on BaseHandler
+
     return [
         (r"/dask-k8s/clusters/?", ClustersHandler),
         (rf"{CLUSTER}/?", ClusterHandler),
@@ -155,5 +157,6 @@ def rest_handlers() -> list[tuple[str, type]]:
         (rf"{CLUSTER}/logs/?", LogsHandler),
         (rf"{CLUSTER}/events/?", EventsHandler),
         (r"/dask-k8s/templates/?", TemplatesHandler),
+        (r"/dask-k8s/permissions/?", PermissionsHandler),
         (r"/dask-k8s/openapi.yaml", OpenAPIHandler),
     ]

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from jupyter_server.utils import url_path_join
 
+from dask_k8s_lab import versions
 from dask_k8s_lab.resources import (
     COMPONENT_SCHEDULER,
     COMPONENT_WORKER,
@@ -241,4 +242,6 @@ def cluster_model(
         "dashboard_url": dashboard_url(base_url, namespace, name),
         "scheduler_address": status.get("schedulerAddress") or scheduler_address(namespace, name),
         "created": metadata.get("creationTimestamp"),
+        # the images' Dask versions against this server's (the scheduler itself is never asked)
+        "version_skew": versions.cluster_image_skew(cluster, group_models),
     }

@@ -109,8 +109,8 @@ async def test_a_cluster_deleted_in_a_watch_gap_gets_no_children(proxy, proxied,
 
     # when the API server is back, the cache lists again and drops what it missed
     proxy.thaw()
-    await until(lambda: ("daskclusters", "gap") in pruned, "the deleted cluster pruned from the cache")
-    assert ("pods", "gap-scheduler") in pruned
+    await until(lambda: {("daskclusters", "gap"), ("pods", "gap-scheduler")} <= set(pruned),
+                "the deleted cluster and its pod pruned from the cache")
     assert store.get("daskclusters", namespace, "gap") is None
     assert store.get("pods", namespace, "gap-scheduler") is None
 

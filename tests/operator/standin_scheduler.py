@@ -93,6 +93,11 @@ class Handler(BaseHTTPRequestHandler):
         return self.answer(404, b"404: Not Found", "text/plain")
 
 
+def serve_http() -> None:
+    http = ThreadingHTTPServer(("0.0.0.0", 8787), Handler)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+
+
 async def comm_server() -> None:
     """Port 8786: distributed's own server, so the frames are exactly what a client reads."""
     from distributed.core import Server
@@ -103,15 +108,15 @@ async def comm_server() -> None:
 
     server = Server({"identity": identity})
     await server.listen("tcp://0.0.0.0:8786")
+    serve_http()  # only now: once 8787 answers, 8786 does too
     await asyncio.Event().wait()
 
 
 def main() -> None:
-    http = ThreadingHTTPServer(("0.0.0.0", 8787), Handler)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
     if MODE == "pickle":
         asyncio.run(comm_server())
     else:
+        serve_http()
         threading.Event().wait()
 
 

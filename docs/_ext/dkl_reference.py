@@ -389,7 +389,7 @@ def operator_cli_page() -> str:
     import kopf.cli
 
     out = [GENERATED.format(source="dask_k8s_operator/__main__.py and kopf's `run` command"),
-           "(cli-dask-k8s-operator)=", "## `dask-k8s-operator`", "", (main.__doc__ or "").strip(), "",
+           "(cli-dask-k8s-operator)=", "## `dask-k8s-operator`", "", (main.__doc__ or "").strip().replace("::\n", ":\n"), "",
            "Its own options (each also settable as an environment variable):", "",
            table(("Option", "Environment variable"), [(code(o), code(e)) for o, e in main.OPTIONS.items()]),
            "Every other argument goes to `kopf run`, whose options are:", ""]

@@ -42,7 +42,9 @@ class PageRun:
     def __post_init__(self) -> None:
         self.env = {**self.base_env, "KUBECONFIG": str(self.workdir / "kubeconfig"),
                     "PATH": f"{Path(sys.executable).parent}{os.pathsep}{self.base_env.get('PATH', '')}",
-                    "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+                    "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+                    # a loaded CI machine may take longer than the default 60 s to start a cluster
+                    "DASK_KUBERNETES__RESOURCE_TIMEOUT": "300"}
 
     # -- set-up and clean-up ---------------------------------------------------------------
 

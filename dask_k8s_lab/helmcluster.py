@@ -40,6 +40,37 @@ def release_selector(deployments: Sequence[dict[str, Any]], release: str) -> str
     return None
 
 
+# The chart has named the scheduler Service's ports differently over its versions: e.g.
+# ``<fullname>-scheduler``/``<fullname>-webui``, ``tcp-comm``/``http-dashboard``, ``http`` or
+# ``dashboard``; the dashboard is on port 80, forwarded to the container's 8787.
+COMM_NAMES = ("tcp-comm", "comm", "tcp")
+DASHBOARD_NAMES = ("http-dashboard", "dashboard", "http", "webui")
+COMM_PORT, DASHBOARD_PORT, DASHBOARD_SERVICE_PORT = 8786, 8787, 80
+
+
+def _pick(ports: Sequence[dict[str, Any]], names: Sequence[str], numbers: Sequence[int]) -> tuple[str, int] | None:
+    """The first port named (or named ``*-<name>``) as in ``names``, else one numbered (service or
+    target port) as in ``numbers``."""
+    for wanted in names:
+        for entry in ports:
+            name = str(entry.get("name") or "")
+            if name == wanted or name.endswith(f"-{wanted}"):
+                return name, int(entry["port"])
+    for number in numbers:
+        for entry in ports:
+            if number in (entry.get("port"), entry.get("targetPort")):
+                return str(entry.get("name") or ""), int(entry["port"])
+    return None
+
+
+def scheduler_ports(service: dict[str, Any]) -> tuple[tuple[str, int], tuple[str, int] | None]:
+    """(name, port) of the comm and dashboard ports of a Dask chart's scheduler Service."""
+    ports = list((service.get("spec") or {}).get("ports") or [])
+    comm = _pick(ports, (*COMM_NAMES, "scheduler"), (COMM_PORT,)) or ("tcp-comm", COMM_PORT)
+    others = [p for p in ports if (str(p.get("name") or ""), p.get("port")) != comm]
+    return comm, _pick(others, DASHBOARD_NAMES, (DASHBOARD_PORT, DASHBOARD_SERVICE_PORT))
+
+
 def find_deployment(deployments: Sequence[dict[str, Any]], suffix: str) -> str | None:
     """Name of the Deployment ending in ``-<suffix>`` (the chart's ``<fullname>-<suffix>``)."""
     names = sorted(d["metadata"]["name"] for d in deployments)
@@ -126,6 +157,7 @@ class HelmCluster(KubernetesCluster):
         nodes: list[str] = []
         if service.raw["spec"].get("type") == "NodePort" and not self.node_host:
             nodes = await list_node_addresses(self._api)
+        comm_port, dashboard_port = scheduler_ports(service.raw)
         self.comm_endpoint, self.dashboard_endpoint = await connect_scheduler(
             service,
             port_forward_cluster_ip=self.port_forward_cluster_ip,
@@ -133,6 +165,8 @@ class HelmCluster(KubernetesCluster):
             nodes=nodes,
             node_host=self.node_host,
             node_port=self.node_port,
+            comm_port=comm_port,
+            **({"dashboard_port": dashboard_port} if dashboard_port else {}),
         )
         self.scheduler_comm = rpc(self.comm_endpoint.address)
         await wait_for_scheduler(

@@ -81,6 +81,25 @@ class SchedulerStartupError(RuntimeError):
     """The scheduler pod failed to start; the message carries its last log lines."""
 
 
+# Both messages begin with the words of dask-kubernetes' own, which code and notebooks match on.
+def operator_missing_message(name: str, namespace: str, timeout: float) -> str:
+    """Why a DaskCluster that no operator picked up within ``timeout`` is given up."""
+    return (
+        f"DaskCluster {name!r} not actioned after {timeout:g} seconds, is the Dask Operator running? "
+        f"It got no status from the operator within resource_timeout={timeout:g}s: check that the "
+        f"operator runs and watches namespace {namespace!r} (`kubectl get pods -A | grep operator` and "
+        "its logs) and that the CRDs are installed (`kubectl get crd daskclusters.kubernetes.dask.org`)."
+    )
+
+
+def scheduler_failed_message(name: str, reason: str, pod: str, log_tail: str) -> str:
+    """Why KubeCluster stopped waiting for a scheduler that cannot start, with its last log lines."""
+    return (
+        f"Scheduler failed to start ({reason}) for KubeCluster {name!r}. Check the scheduler command "
+        f"and image. Last log lines of pod {pod}:\n{log_tail or '(no output)'}"
+    )
+
+
 class KubeCluster(KubernetesCluster):
     """Launch or attach to a Dask cluster on Kubernetes, run by the Dask operator.
 
@@ -343,12 +362,7 @@ class KubeCluster(KubernetesCluster):
                 )
             if phase is None:
                 if now - start > timeout:
-                    raise TimeoutError(
-                        f"DaskCluster {self.name!r} in namespace {self.namespace!r} got no status from the "
-                        f"operator within resource_timeout={timeout:g}s. Is the Dask operator running and "
-                        "watching this namespace? Check `kubectl get pods -A | grep operator` and its logs, "
-                        "and that the CRDs are installed (`kubectl get crd daskclusters.kubernetes.dask.org`)."
-                    )
+                    raise TimeoutError(operator_missing_message(self.name, str(self.namespace), timeout))
             else:
                 picked_up_at = picked_up_at or now
                 if now - picked_up_at > timeout:
@@ -370,10 +384,7 @@ class KubeCluster(KubernetesCluster):
                 continue
             name = pod["metadata"]["name"]
             tail = await pod_log_tail(Pod(pod, namespace=self.namespace, api=self._api))
-            raise SchedulerStartupError(
-                f"The scheduler of KubeCluster {self.name!r} failed to start ({reason}). Check the "
-                f"scheduler command and image. Last log lines of pod {name}:\n{tail or '(no output)'}"
-            )
+            raise SchedulerStartupError(scheduler_failed_message(self.name, reason, name, tail))
 
     async def _connect(self) -> None:
         opts = self._options

@@ -75,18 +75,27 @@ class DaskCluster(_DaskResource):
     def phase(self) -> str | None:
         return self.status.get("phase")
 
+    async def ready(self) -> bool:
+        """True once the operator reports the cluster Running (read afresh from the API)."""
+        await self.refresh()
+        return self.phase == "Running"
+
     async def worker_groups(self) -> list[DaskWorkerGroup]:
-        """Every DaskWorkerGroup that names this cluster in ``spec.cluster``."""
-        groups = []
-        async for group in DaskWorkerGroup.list(namespace=self.namespace, api=self.api):
-            if group.spec.get("cluster") == self.name:
-                groups.append(group)
-        return groups
+        """The DaskWorkerGroups labelled with this cluster (the default group and those made by
+        ``add_worker_group``), selected by the API server."""
+        return [
+            group
+            async for group in self.api.async_get(
+                DaskWorkerGroup, namespace=self.namespace, label_selector={LABEL_CLUSTER: self.name}
+            )
+        ]
 
     async def scheduler_pod(self) -> Pod:
+        """The scheduler Pod (``kr8s.NotFoundError`` until the operator has created it)."""
         return await Pod.get(scheduler_name(self.name), namespace=self.namespace, api=self.api)
 
     async def scheduler_service(self) -> Service:
+        """The scheduler Service (``kr8s.NotFoundError`` until the operator has created it)."""
         return await Service.get(scheduler_name(self.name), namespace=self.namespace, api=self.api)
 
     async def pods(self) -> AsyncIterator[Pod]:
@@ -112,6 +121,7 @@ class DaskWorkerGroup(_DaskResource):
         return self.spec["cluster"]
 
     async def cluster(self) -> DaskCluster:
+        """The DaskCluster this group belongs to."""
         return await DaskCluster.get(self.cluster_name, namespace=self.namespace, api=self.api)
 
     async def pods(self) -> list[Pod]:
@@ -143,6 +153,7 @@ class DaskJob(_DaskResource):
         return self.status.get("jobStatus")
 
     async def pod(self) -> Pod:
+        """The runner Pod (``kr8s.NotFoundError`` until the operator has started it)."""
         return await Pod.get(job_runner_name(self.name), namespace=self.namespace, api=self.api)
 
     async def cluster(self) -> DaskCluster:

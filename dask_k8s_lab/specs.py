@@ -64,7 +64,7 @@ def _container(
 
 def make_worker_spec(
     image: str | None = None,
-    n_workers: int = 3,
+    n_workers: int | None = 3,
     resources: dict[str, Any] | None = None,
     env: dict[str, str] | list[dict[str, Any]] | None = None,
     worker_command: str | list[str] | None = None,
@@ -72,20 +72,20 @@ def make_worker_spec(
 ) -> dict[str, Any]:
     """The ``worker`` section of a DaskCluster or DaskWorkerGroup: ``{"replicas", "spec"}``.
 
-    ``cluster_name`` is accepted for compatibility with the documented example and only
+    ``n_workers=None`` leaves ``replicas`` out, so the CRD's default (1) applies. ``cluster_name`` is accepted for compatibility with the documented example and only
     validated; ``add_worker_group`` attaches the group to its cluster.
     """
     if cluster_name is not None:
         validate_cluster_name(cluster_name, "cluster_name")
     image = validate_image(config.get("image", image))
-    n_workers = validate_count(n_workers)
+    replicas = {} if n_workers is None else {"replicas": validate_count(n_workers)}
     resources = validate_resources(resources)
     env_list = normalize_env(env)
     command = normalize_command(config.get("worker-command", worker_command))
     args = [*command, "--name", "$(DASK_WORKER_NAME)", "--dashboard", "--dashboard-address", str(WORKER_DASHBOARD_PORT)]
     ports = [{"name": DASHBOARD_PORT_NAME, "containerPort": WORKER_DASHBOARD_PORT, "protocol": "TCP"}]
     return {
-        "replicas": n_workers,
+        **replicas,
         "spec": {"containers": [_container("worker", image, args, env_list, resources, ports)]},
     }
 
@@ -149,9 +149,14 @@ def make_cluster_spec(
     idle_timeout: int | None = None,
     jupyter: bool = False,
 ) -> dict[str, Any]:
-    """A complete DaskCluster manifest; unset arguments come from ``kubernetes.*`` config."""
+    """A complete DaskCluster manifest; unset arguments come from ``kubernetes.*`` config.
+
+    As in the documented signature, ``n_workers=None`` leaves the default group's size to the
+    CRD's default (one worker); ``kubernetes.count.start`` is KubeCluster's, not this function's.
+    ``worker_command`` defaults to ``kubernetes.worker-command`` (``dask worker``, the current
+    name of the documented ``dask-worker``, which the operator also accepts and rewrites).
+    """
     validate_cluster_name(name)
-    n_workers = config.get("count.start", n_workers)
     idle = validate_timeout(config.get("idle-timeout", idle_timeout), "idle_timeout", allow_none=True, allow_zero=True)
     return {
         "apiVersion": API_VERSION,

@@ -527,8 +527,11 @@ async def _start_retirement(group: DaskWorkerGroup, url: str | None,
     await events.post(body, "RetiringWorkers",
                       f"retiring {len(names)} worker(s) through the scheduler: "
                       + ", ".join(sorted(names)))
+    key = (namespace, body["metadata"]["name"])
     task = asyncio.get_running_loop().create_task(_retire(body, url, addresses, names))
-    _retirements[(namespace, body["metadata"]["name"])] = _Retirement(frozenset(names), task)
+    retirement = _retirements[key] = _Retirement(frozenset(names), task)
+    task.add_done_callback(
+        lambda _: _retirements.pop(key) if _retirements.get(key) is retirement else None)
 
 
 async def _retire(body: dict[str, Any], url: str | None, addresses: dict[str, str],
@@ -611,9 +614,13 @@ async def reconcile_job(namespace: str, name: str) -> float:
         await events.post(body, "ClusterConflict", message, warning=True)
         return GONE
     if state == "JobCreated":  # (also when a lost response hid that the creation succeeded)
-        await _set_status(job, {"jobStatus": "ClusterCreated", "clusterName": name})
+        # the runner's name is known now, though it starts only once the scheduler is ready
+        await _set_status(job, {"jobStatus": "ClusterCreated", "clusterName": name,
+                                "jobRunnerPodName": job_runner_name(name)})
         await events.post(body, "ClusterCreated", f"created DaskCluster {name}")
         state = "ClusterCreated"
+    elif not (job.raw.get("status") or {}).get("jobRunnerPodName"):
+        await _set_status(job, {"jobRunnerPodName": job_runner_name(name)})  # an older status
 
     runner = await kube.fetch(Pod, job_runner_name(name), namespace)
     if runner is not None and not builders.is_owned_by(runner.raw, body):
@@ -627,14 +634,13 @@ async def reconcile_job(namespace: str, name: str) -> float:
         if (cluster.raw.get("status") or {}).get("phase") != "Running":
             return FAST  # start the runner once its scheduler is ready
         try:
-            runner, _ = await kube.create(Pod, builders.build_job_runner_pod(body))
+            runner, created = await kube.create(Pod, builders.build_job_runner_pod(body))
         except Exception as exc:
             await _creation_failed(job, "runner pod", exc)
             return RESYNC
+        if created:
+            await events.post(body, "RunnerCreated", f"created runner pod {runner.name}")
         await _report_legacy_command(body, runner.raw)
-    if not status.get("jobRunnerPodName"):
-        await _set_status(job, {"jobRunnerPodName": runner.name})
-        await events.post(body, "RunnerCreated", f"created runner pod {runner.name}")
 
     summary = planning.summarize_pod(runner.raw)
     new_state = planning.job_status_from_runner(state, summary)

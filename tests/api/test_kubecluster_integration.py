@@ -195,7 +195,7 @@ def test_failing_scheduler_reports_its_logs_and_leaves_nothing(operated_namespac
 def test_missing_operator_times_out_with_advice(operator_paused):
     namespace = operator_paused
     name = unique("noop")
-    with pytest.raises(TimeoutError, match="Is the Dask operator running"):
+    with pytest.raises(TimeoutError, match="is the Dask Operator running"):
         KubeCluster(name=name, namespace=namespace, resource_timeout=3, quiet=True)
     assert cluster_gone(name, namespace)
 

@@ -80,7 +80,7 @@ def test_defaults_come_from_dask_config():
         }
     ):
         spec = make_cluster_spec(name="cfg")
-    assert spec["spec"]["worker"]["replicas"] == 4
+    assert "replicas" not in spec["spec"]["worker"]  # count.start is KubeCluster's; the CRD default applies
     assert spec["spec"]["worker"]["spec"]["containers"][0]["image"] == "example.org/dask:7"
     assert spec["spec"]["worker"]["spec"]["containers"][0]["args"][0] == "dask-worker"
     assert spec["spec"]["scheduler"]["service"]["type"] == "LoadBalancer"

@@ -1,0 +1,175 @@
+"""Two users on one JupyterHub (deploy/local-hub): each logs in, gets a JupyterLab pod from
+KubeSpawner, creates a cluster from the sidebar and sees only their own.
+
+The hub runs on this host with its own state folder, free ports and a namespace of its own; its
+user servers are pods of the local Kubernetes (ui-tests/run.sh sets KUBECONFIG).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import ARTIFACTS, READY_TIMEOUT_MS, _free_port, card, kubectl, open_sidebar
+
+ROOT = Path(__file__).resolve().parents[1]
+HUB_NAMESPACE = os.environ.get("DK8S_UI_HUB_NAMESPACE", "dk8s-hub-ui")
+USERS = ("alice", "bob")
+SPAWN_TIMEOUT_MS = 300_000
+
+
+def _clear_namespace() -> None:
+    kubectl("delete", "daskclusters", "--all", "-n", HUB_NAMESPACE, "--wait=false", check=False)
+    kubectl("delete", "pods", "-l", "component=singleuser-server", "-n", HUB_NAMESPACE, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def hub():
+    """`jupyterhub -f deploy/local-hub/jupyterhub_config.py` for alice and bob."""
+    if kubectl("get", "namespace", HUB_NAMESPACE, check=False).returncode != 0:
+        kubectl("create", "namespace", HUB_NAMESPACE)
+    kubectl("apply", "-n", HUB_NAMESPACE, "-f", str(ROOT / "deploy" / "jupyterhub" / "rbac.yaml"))
+    _clear_namespace()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    state = tempfile.mkdtemp(prefix="dk8s-hub-")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DK8S_HUB_STATE": state,
+        "DK8S_HUB_NAMESPACE": HUB_NAMESPACE,
+        "DK8S_HUB_USERS": ",".join(USERS),
+        "DK8S_HUB_PASSWORD": secrets.token_urlsafe(12),
+        "DK8S_HUB_PORT": str(port),
+        "DK8S_HUB_API_PORT": str(_free_port()),
+        "DK8S_HUB_PROXY_API_PORT": str(_free_port()),
+    }
+    jupyterhub = Path(sys.executable).with_name("jupyterhub")
+    log = open(ARTIFACTS / "jupyterhub.log", "w")
+    proc = subprocess.Popen(
+        [str(jupyterhub), "-f", str(ROOT / "deploy" / "local-hub" / "jupyterhub_config.py")],
+        cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jupyterhub exited with {proc.returncode}; see {ARTIFACTS / 'jupyterhub.log'}")
+        try:
+            with urllib.request.urlopen(f"{url}/hub/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("jupyterhub did not answer /hub/health within 60 s")
+        time.sleep(0.3)
+    yield {"url": url, "password": env["DK8S_HUB_PASSWORD"], "namespace": HUB_NAMESPACE}
+    os.killpg(proc.pid, signal.SIGTERM)  # the hub stops the users' pods on the way out
+    try:
+        proc.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+    _clear_namespace()
+
+
+def log_in_and_spawn(page, hub: dict, user: str) -> None:
+    """Log in with the hub's form and ask for the server; returns while it starts."""
+    page.set_default_timeout(30000)
+    page.goto(f"{hub['url']}/hub/login")
+    page.locator("input[name=username]").fill(user)
+    page.locator("input[name=password]").fill(hub["password"])
+    page.locator("input[type=submit], button[type=submit]").first.click()
+    page.wait_for_url(lambda url: "/hub/login" not in url)
+    page.goto(f"{hub['url']}/hub/spawn/{user}")
+
+
+def wait_for_lab(page, hub: dict, user: str) -> None:
+    page.wait_for_url(f"**/user/{user}/lab**", timeout=SPAWN_TIMEOUT_MS)
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=120000)
+    open_sidebar(page)
+
+
+def create_from_sidebar(page, name: str) -> None:
+    page.get_by_test_id("new-cluster").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator('input[name="name"]').fill(name)
+    dialog.locator('input[name="workers"]').fill("0")
+    dialog.get_by_role("button", name="Create").click()
+    expect(dialog).to_have_count(0)
+
+
+def api_status(page, hub: dict, user: str, method: str, path: str) -> int:
+    """A REST call from the page, as the front end makes it (cookie + Jupyter's XSRF token)."""
+    return page.evaluate(
+        """async ([method, url]) => {
+            const xsrf = (document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1];
+            const response = await fetch(url, {method, headers: xsrf ? {'X-XSRFToken': decodeURIComponent(xsrf)} : {}});
+            return response.status;
+        }""",
+        [method, f"{hub['url']}/user/{user}/dask-k8s/{path}"],
+    )
+
+
+def test_two_users_see_only_their_own_clusters(hub, browser):
+    ns = hub["namespace"]
+    contexts = {user: browser.new_context(viewport={"width": 1400, "height": 900}) for user in USERS}
+    pages = {user: context.new_page() for user, context in contexts.items()}
+    shots_dir = ARTIFACTS / "test_hub"
+    shots_dir.mkdir(parents=True, exist_ok=True)
+
+    def shot(user: str, step: str) -> None:
+        pages[user].screenshot(path=str(shots_dir / f"{user}-{step}.png"))
+
+    try:
+        for user in USERS:  # both servers start at once
+            log_in_and_spawn(pages[user], hub, user)
+        for user in USERS:
+            wait_for_lab(pages[user], hub, user)
+            shot(user, "lab")
+        pod = kubectl("get", "pod", "jupyter-alice", "-n", ns, "-o", "jsonpath={.spec.serviceAccountName}").stdout
+        assert pod == "dask-k8s-lab-user"
+
+        for user in USERS:
+            create_from_sidebar(pages[user], f"{user}-cluster")
+        for user in USERS:
+            item = card(pages[user], f"{user}-cluster", ns)
+            expect(item.get_by_test_id("phase")).to_have_text("Running", timeout=READY_TIMEOUT_MS)
+            shot(user, "running")
+        owners = kubectl(
+            "get", "daskclusters", "-n", ns, "-o",
+            "jsonpath={range .items[*]}{.metadata.name}={.metadata.annotations.kubernetes\\.dask\\.org/owner} {end}",
+        ).stdout.split()
+        assert sorted(owners) == ["alice-cluster=alice", "bob-cluster=bob"]
+
+        # Each sidebar lists its user's cluster only (the other one has long been watched).
+        for user, other in (("alice", "bob"), ("bob", "alice")):
+            expect(card(pages[user], f"{other}-cluster", ns)).to_have_count(0)
+            expect(pages[user].locator("[data-testid^='cluster-']")).to_have_count(1)
+
+        # bob's own server answers for alice's cluster as for one that does not exist ...
+        assert api_status(pages["bob"], hub, "bob", "GET", f"clusters/{ns}/alice-cluster") == 404
+        assert api_status(pages["bob"], hub, "bob", "DELETE", f"clusters/{ns}/alice-cluster") == 404
+        assert api_status(pages["bob"], hub, "bob", "GET", f"dashboard/{ns}/alice-cluster/status") == 404
+        assert api_status(pages["bob"], hub, "bob", "GET", f"clusters/{ns}/bob-cluster") == 200
+        # ... and alice's server is not his to use.
+        response = pages["bob"].request.get(f"{hub['url']}/user/alice/dask-k8s/clusters", max_redirects=0)
+        assert response.status in (302, 403, 404), response.status
+        assert b'"clusters"' not in response.body()
+        assert kubectl("get", "daskcluster", "alice-cluster", "-n", ns, check=False).returncode == 0
+        shot("bob", "after-probing-alice")
+    finally:
+        for context in contexts.values():
+            context.close()

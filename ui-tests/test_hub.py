@@ -102,11 +102,11 @@ def wait_for_lab(page, hub: dict, user: str) -> None:
     open_sidebar(page)
 
 
-def create_from_sidebar(page, name: str) -> None:
+def create_from_sidebar(page, name: str, workers: int) -> None:
     page.get_by_test_id("new-cluster").click()
     dialog = page.locator(".jp-Dialog")
     dialog.locator('input[name="name"]').fill(name)
-    dialog.locator('input[name="workers"]').fill("0")
+    dialog.locator('input[name="workers"]').fill(str(workers))
     dialog.get_by_role("button", name="Create").click()
     expect(dialog).to_have_count(0)
 
@@ -143,7 +143,7 @@ def test_two_users_see_only_their_own_clusters(hub, browser):
         assert pod == "dask-k8s-lab-user"
 
         for user in USERS:
-            create_from_sidebar(pages[user], f"{user}-cluster")
+            create_from_sidebar(pages[user], f"{user}-cluster", workers=1 if user == "alice" else 0)
         for user in USERS:
             item = card(pages[user], f"{user}-cluster", ns)
             expect(item.get_by_test_id("phase")).to_have_text("Running", timeout=READY_TIMEOUT_MS)
@@ -170,6 +170,36 @@ def test_two_users_see_only_their_own_clusters(hub, browser):
         assert b'"clusters"' not in response.body()
         assert kubectl("get", "daskcluster", "alice-cluster", "-n", ns, check=False).returncode == 0
         shot("bob", "after-probing-alice")
+
+        # alice opens a plot of her dashboard through the hub's URL, in the sandboxed frame.
+        lab = pages["alice"]
+        item = card(lab, "alice-cluster", ns)
+        expect(item.get_by_test_id("workers")).to_have_text("1/1 workers", timeout=READY_TIMEOUT_MS)
+        item.click()
+        task_stream = lab.locator(".dk8s-PlotButton", has_text="Task Stream").first
+        expect(task_stream).to_be_visible(timeout=60000)
+        task_stream.click()
+        frame = lab.locator(".dk8s-Dashboard iframe")
+        expect(frame).to_have_attribute("sandbox", "allow-scripts allow-popups allow-downloads")
+        expect(lab.frame_locator(".dk8s-Dashboard iframe").locator("canvas").first).to_be_visible(timeout=60000)
+        assert f"/user/alice/dask-k8s/dashboard/{ns}/alice-cluster/" in frame.get_attribute("src")
+        shot("alice", "dashboard")
+
+        # ... and computes on her cluster from a notebook in her server's pod.
+        open_sidebar(lab)
+        item.get_by_test_id("inject").click()
+        cells = lab.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
+        expect(cells.first).to_contain_text("KubeCluster.from_name", timeout=30000)
+        expect(lab.locator("#jp-main-statusbar")).to_contain_text("Idle", timeout=120000)
+        cells.first.locator(".jp-InputPrompt").click()
+        lab.keyboard.press("b")
+        expect(cells).to_have_count(2)
+        lab.keyboard.press("Enter")
+        lab.keyboard.type("import os; (client.submit(sum, [40, 2]).result(), os.environ['JUPYTERHUB_USER'])")
+        lab.locator("#jp-MainMenu").get_by_text("Run", exact=True).click()
+        lab.locator(".lm-Menu").get_by_text("Run All Cells", exact=True).click()
+        expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text("(42, 'alice')", timeout=180000)
+        shot("alice", "computed")
     finally:
         for context in contexts.values():
             context.close()

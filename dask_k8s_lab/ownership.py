@@ -72,3 +72,38 @@ def namespace_refusal(namespace: str, allowed: Sequence[str], user: str) -> str:
         f"Namespace {namespace!r} is not yours: {user}'s server creates clusters only in "
         f"{', '.join(repr(n) for n in allowed)}; leave namespace out or use one of those."
     )
+
+
+# -- clusters that stop with their server --------------------------------------------------------
+
+# The server's own pod, for owner references; a spawner sets them from the downward API
+# (fieldRef metadata.namespace / name / uid), deploy/local-hub/jupyterhub_config.py shows how.
+POD_ENV = {"namespace": "DASK_K8S_LAB_POD_NAMESPACE", "name": "DASK_K8S_LAB_POD_NAME", "uid": "DASK_K8S_LAB_POD_UID"}
+
+
+def server_pod(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """{namespace, name, uid} of the pod this server runs in, when the spawner said."""
+    env = os.environ if environ is None else environ
+    pod = {key: env.get(name, "") for key, name in POD_ENV.items()}
+    return pod if all(pod.values()) else None
+
+
+def tie_to_pod(manifest: dict[str, Any], pod: Mapping[str, str]) -> dict[str, Any]:
+    """Make the garbage collector delete ``manifest``'s object when the pod goes (in place).
+    Only within the pod's namespace: Kubernetes takes an owner in another namespace for a
+    missing one and would delete the object at once."""
+    metadata = manifest.setdefault("metadata", {})
+    if metadata.get("namespace") != pod["namespace"]:
+        return manifest
+    name, uid = pod["name"], pod["uid"]
+    references = metadata.setdefault("ownerReferences", [])
+    references.append({"apiVersion": "v1", "kind": "Pod", "name": name, "uid": uid})
+    return manifest
+
+
+def tied_to_pod(obj: Mapping[str, Any]) -> str | None:
+    """The pod whose deletion deletes ``obj``, if any."""
+    for reference in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if reference.get("kind") == "Pod" and reference.get("apiVersion") == "v1":
+            return reference.get("name")
+    return None

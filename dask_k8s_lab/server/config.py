@@ -84,6 +84,16 @@ class DaskK8sLab(Configurable):
     def _default_show_all_clusters(self) -> bool:
         return os.environ.get("DASK_K8S_LAB_SHOW_ALL_CLUSTERS", "").lower() in ("1", "true", "yes")
 
+    stop_with_server = Bool(
+        True,
+        help=(
+            "Give clusters created here an owner reference to this server's pod (named by "
+            "$DASK_K8S_LAB_POD_NAMESPACE, _NAME and _UID, which a spawner sets from the downward "
+            "API), so that stopping the server deletes them; a create request with "
+            '"keep": true opts out for that cluster.'
+        ),
+    ).tag(config=True)
+
     templates = List(
         Dict(),
         help=(

@@ -23,7 +23,7 @@ ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 RESOURCE_NAME = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-zA-Z0-9]([-a-zA-Z0-9_.]*[a-zA-Z0-9])?$")
 IMAGE = re.compile(r"^[^\s]+$")
 
-CREATE_FIELDS = {"name", "namespace", "template", "image", "n_workers", "resources", "env", "worker_groups"}
+CREATE_FIELDS = {"name", "namespace", "template", "image", "n_workers", "resources", "env", "worker_groups", "keep"}
 GROUP_FIELDS = {"name", "n_workers", "image", "resources"}
 TEMPLATE_OPTION_FIELDS = {"image", "n_workers", "resources", "env", "worker_groups"}
 
@@ -46,6 +46,7 @@ class CreateRequest:
     resources: dict | None = None
     env: dict[str, str] | None = None
     worker_groups: list[WorkerGroupRequest] = field(default_factory=list)
+    keep: bool = False  # outlive the server that creates it (ownership.tie_to_pod)
 
 
 @dataclass
@@ -182,6 +183,10 @@ def parse_create(data: dict, maximum: int) -> CreateRequest:
         if not isinstance(data["template"], str):
             raise invalid("template", f"template must be a template name, got {json.dumps(data['template'])}.")
         request.template = data["template"]
+    if data.get("keep") is not None:
+        if not isinstance(data["keep"], bool):
+            raise invalid("keep", f"keep must be true or false, got {json.dumps(data['keep'])}.")
+        request.keep = data["keep"]
     _parse_options(data, request, maximum)
     return request
 

@@ -399,6 +399,8 @@ class ClusterService:
         except ValueError as e:  # the shared validators of dask_k8s_lab.specs
             raise invalid(str(e).split("=", 1)[0] if "=" in str(e) else "body", str(e)) from None
         ownership.stamp(manifest, self.config.owner)
+        if self.config.stop_with_server and not request.keep and (pod := ownership.server_pod()):
+            ownership.tie_to_pod(manifest, pod)  # stopping or culling the server removes it
 
         created = await self._call(f"create DaskCluster {namespace}/{name}", self.backend.create(manifest))
         made: list[tuple[str, dict]] = [(CLUSTER, created)]

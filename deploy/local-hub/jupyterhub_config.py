@@ -19,6 +19,8 @@ pods at their pod IPs.
 import os
 from pathlib import Path
 
+from kubernetes_asyncio.client.models import V1EnvVar, V1EnvVarSource, V1ObjectFieldSelector
+
 from local_k8s.settings import NODE_IP
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
@@ -65,6 +67,21 @@ c.KubeSpawner.environment = {
     # Admins' servers show every user's clusters.
     "DASK_K8S_LAB_SHOW_ALL_CLUSTERS": lambda spawner: "true" if spawner.user.admin else "false",
 }
+
+
+def tell_the_server_its_pod(spawner, pod):
+    """The extension ties the clusters it creates to its own pod (owner references), so stopping
+    the server removes them: it learns the pod from the downward API."""
+    fields = {"NAMESPACE": "metadata.namespace", "NAME": "metadata.name", "UID": "metadata.uid"}
+    container = pod.spec.containers[0]
+    container.env = [*(container.env or []), *(
+        V1EnvVar(name=f"DASK_K8S_LAB_POD_{key}", value_from=V1EnvVarSource(field_ref=V1ObjectFieldSelector(field_path=path)))
+        for key, path in fields.items()
+    )]
+    return pod
+
+
+c.KubeSpawner.modify_pod_hook = tell_the_server_its_pod
 # Two cores start JupyterLab slowly.
 c.KubeSpawner.start_timeout = 300
 c.KubeSpawner.http_timeout = 180

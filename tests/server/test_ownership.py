@@ -198,3 +198,40 @@ class TestOutsideJupyterHub:
         assert sorted(c["name"] for c in body["clusters"]) == ["bobs", "mine", "unowned"]
         status, body = await api("POST", "clusters", body={"name": "x", "namespace": "kube-system"})
         assert status == 422 and body["field"] == "namespace"  # as before: a bad field, not a refusal
+
+
+# -- clusters stop with the server ------------------------------------------------------------------
+
+POD_ENV = {"DASK_K8S_LAB_POD_NAMESPACE": "team-a", "DASK_K8S_LAB_POD_NAME": "jupyter-alice", "DASK_K8S_LAB_POD_UID": "u-1"}
+
+
+def test_tie_to_pod_only_within_the_pods_namespace():
+    pod = ownership.server_pod(POD_ENV)
+    assert pod == {"namespace": "team-a", "name": "jupyter-alice", "uid": "u-1"}
+    assert ownership.server_pod({**POD_ENV, "DASK_K8S_LAB_POD_UID": ""}) is None
+    tied = ownership.tie_to_pod({"metadata": {"namespace": "team-a"}}, pod)
+    assert tied["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Pod", "name": "jupyter-alice", "uid": "u-1"}]
+    assert ownership.tied_to_pod(tied) == "jupyter-alice"
+    elsewhere = ownership.tie_to_pod({"metadata": {"namespace": "team-b"}}, pod)
+    assert "ownerReferences" not in elsewhere["metadata"] and ownership.tied_to_pod(elsewhere) is None
+
+
+class TestStopWithServer:
+    @pytest.fixture
+    def jp_server_config(self, jp_server_config, monkeypatch):
+        for name, value in POD_ENV.items():
+            monkeypatch.setenv(name, value)
+        return jp_server_config
+
+    async def test_clusters_are_tied_to_the_server_pod_unless_kept(self, api, fake):
+        for body in ({"name": "tied"}, {"name": "kept", "keep": True}, {"name": "other-ns", "namespace": "team-b"}):
+            status, reply = await api("POST", "clusters", body=body)
+            assert status == 201, reply
+        assert ownership.tied_to_pod(fake.get("DaskCluster", "team-a", "tied")) == "jupyter-alice"
+        assert ownership.tied_to_pod(fake.get("DaskCluster", "team-a", "kept")) is None
+        assert ownership.tied_to_pod(fake.get("DaskCluster", "team-b", "other-ns")) is None
+
+    async def test_keep_must_be_a_boolean(self, api, fake):
+        status, reply = await api("POST", "clusters", body={"name": "x", "keep": "yes"})
+        assert status == 422 and reply["field"] == "keep"
+        assert fake.get("DaskCluster", "team-a", "x") is None

@@ -28,7 +28,7 @@ from . import config, ownership
 from .auth import ClusterAuth, current_namespace, resolve_api
 from .kube import ensure_crds, fetch, forbidden_hint, list_raw, pod_log_tail, status_code
 from .lifecycle import KubernetesCluster
-from .networking import connect_scheduler, list_node_addresses, wait_for_scheduler
+from .networking import candidate_addresses, connect_scheduler, list_node_addresses, tcp_reachable, wait_for_scheduler
 from .options import KubeClusterOptions
 from .permissions import Permissions, kr8s_reviewer
 from . import versions
@@ -47,6 +47,7 @@ from .resources import (
     DaskAutoscaler,
     DaskCluster,
     DaskWorkerGroup,
+    scheduler_name,
 )
 from .specs import (
     autoscaler_name,
@@ -323,7 +324,8 @@ class KubeCluster(KubernetesCluster):
         return tails
 
     async def _wait_for_running(self) -> None:
-        """Wait until the operator reports Running; fail with the reason when it cannot get there."""
+        """Wait until the scheduler can be reached (the operator reports Running, or sooner, see
+        ``_scheduler_reachable``); fail with the reason when it cannot get there."""
         timeout = self._options.resource_timeout
         start = time.monotonic()
         picked_up_at: float | None = None
@@ -339,9 +341,15 @@ class KubeCluster(KubernetesCluster):
                 cluster, pods = await self._refresh_components(with_events)
                 if self._display is not None:
                     self._display.update(self._components)
+                scheduler = next((p for p in pods if (p["metadata"].get("labels") or {}).get(LABEL_COMPONENT)
+                                  == "scheduler"), None)
             else:
-                found = await fetch(DaskCluster, self.name, self.namespace, self._api)
+                found, pod = await asyncio.gather(
+                    fetch(DaskCluster, self.name, self.namespace, self._api),
+                    fetch(Pod, scheduler_name(self.name), self.namespace, self._api),
+                )
                 cluster = found.raw if found else None
+                scheduler = pod.raw if pod else None
             now = time.monotonic()
             if cluster is None:
                 raise RuntimeError(
@@ -353,6 +361,8 @@ class KubeCluster(KubernetesCluster):
                     await self._refresh_components()
                 return
             await self._check_scheduler_failed(pods)
+            if phase not in (None, "Error") and await self._scheduler_reachable(scheduler):
+                return
             # The operator retries after an Error (e.g. a failed API call), so only an Error that
             # lasts is final.
             error_since = (error_since or now) if phase == "Error" else None
@@ -373,6 +383,29 @@ class KubeCluster(KubernetesCluster):
             # Ask for events only once something looks slow, to keep each poll cheap.
             with_events = now - start > 2
             await asyncio.sleep(_POLL_STARTING)
+
+    async def _scheduler_reachable(self, pod: dict | None) -> bool:
+        """Whether the scheduler can be reached directly already: its pod is Ready (it serves) and
+        its Service accepts connections. This saves waiting for the operator to notice and report
+        Running; a scheduler reached only through a port-forward still waits for Running."""
+        conditions = ((pod or {}).get("status") or {}).get("conditions") or []
+        if pod is None or pod["metadata"].get("deletionTimestamp") or not any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
+        ):
+            return False
+        service = await fetch(Service, scheduler_service_name(self.name), self.namespace, self._api)
+        if service is None:
+            return False
+        try:
+            candidates = candidate_addresses(
+                service.raw, "tcp-comm", default_port=8786, port_forward_cluster_ip=self._options.port_forward_cluster_ip
+            )
+        except LookupError:
+            return False
+        for candidate in candidates:
+            if await tcp_reachable(candidate.host, candidate.port, self._options.direct_connect_timeout):
+                return True
+        return False
 
     async def _check_scheduler_failed(self, pods: list[dict]) -> None:
         for pod in pods:

@@ -104,39 +104,13 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
                                     "message": "the operator accepted the cluster"})
         await events.post(body, "Created", "DaskCluster accepted; creating its components")
 
-    # scheduler pod (replaced when its spec changed)
-    desired_pod = builders.build_scheduler_pod(body)
-    pod = await kube.fetch(Pod, scheduler_name(name), namespace)
-    if pod is not None and not pod.raw["metadata"].get("deletionTimestamp"):
-        have = (pod.raw["metadata"].get("annotations") or {}).get(builders.SPEC_HASH_ANNOTATION)
-        want = desired_pod["metadata"]["annotations"][builders.SPEC_HASH_ANNOTATION]
-        if have != want:
-            await events.post(body, "SchedulerSpecChanged",
-                              f"scheduler spec changed; replacing pod {pod.name}")
-            await kube.delete(pod)
-            pod = await kube.fetch(Pod, scheduler_name(name), namespace)
-    if pod is None:
-        pod = await _create_child(cluster, Pod, desired_pod, "scheduler pod", "SchedulerCreated")
-        if pod is None:
-            return RESYNC
-        await _report_legacy_command(body, desired_pod)
-
-    # scheduler service
-    desired_service = builders.build_scheduler_service(body)
-    service = await kube.fetch(Service, scheduler_name(name), namespace)
-    if service is None:
-        service = await _create_child(cluster, Service, desired_service, "scheduler service",
-                                      "ServiceCreated")
-        if service is None:
-            return RESYNC
-    else:
-        drift = builders.service_drift(desired_service, service.raw)
-        if drift:
-            await service.patch({"spec": drift})
-            await events.post(body, "ServiceUpdated", f"updated {', '.join(drift)} of the service")
-
-    # default worker group, kept in step with spec.worker
-    group = await _sync_default_group(cluster)
+    # The scheduler pod, its Service and the default worker group do not depend on each other, so
+    # they are made together: the workers start while the scheduler starts (they retry until it
+    # answers), as bare `dask scheduler` and `dask worker` processes would.
+    pod, service, group = await asyncio.gather(
+        _sync_scheduler_pod(cluster), _sync_scheduler_service(cluster), _sync_default_group(cluster))
+    if pod is None or service is None:
+        return RESYNC
 
     # status
     scheduler = planning.summarize_pod(pod.raw) if pod is not None else None
@@ -189,6 +163,45 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
     if phase.phase == "Running" and body["spec"].get("idleTimeout"):
         wait = min(wait, await _check_idle(cluster, service, scheduler))
     return wait
+
+
+async def _sync_scheduler_pod(cluster: DaskCluster) -> Pod | None:
+    """The scheduler pod, created if missing and replaced when its spec changed (None: it could
+    not be created)."""
+    body = cluster.raw
+    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
+    desired_pod = builders.build_scheduler_pod(body)
+    pod = await kube.fetch(Pod, scheduler_name(name), namespace)
+    if pod is not None and not pod.raw["metadata"].get("deletionTimestamp"):
+        have = (pod.raw["metadata"].get("annotations") or {}).get(builders.SPEC_HASH_ANNOTATION)
+        want = desired_pod["metadata"]["annotations"][builders.SPEC_HASH_ANNOTATION]
+        if have != want:
+            await events.post(body, "SchedulerSpecChanged",
+                              f"scheduler spec changed; replacing pod {pod.name}")
+            await kube.delete(pod)
+            pod = await kube.fetch(Pod, scheduler_name(name), namespace)
+    if pod is None:
+        pod = await _create_child(cluster, Pod, desired_pod, "scheduler pod", "SchedulerCreated")
+        if pod is not None:
+            await _report_legacy_command(body, desired_pod)
+    return pod
+
+
+async def _sync_scheduler_service(cluster: DaskCluster) -> Service | None:
+    """The scheduler Service, created if missing and kept in step with the cluster's spec (None:
+    it could not be created)."""
+    body = cluster.raw
+    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
+    desired_service = builders.build_scheduler_service(body)
+    service = await kube.fetch(Service, scheduler_name(name), namespace)
+    if service is None:
+        return await _create_child(cluster, Service, desired_service, "scheduler service",
+                                   "ServiceCreated")
+    drift = builders.service_drift(desired_service, service.raw)
+    if drift:
+        await service.patch({"spec": drift})
+        await events.post(body, "ServiceUpdated", f"updated {', '.join(drift)} of the service")
+    return service
 
 
 async def _creation_failed(obj: Any, what: str, exc: Exception) -> None:
@@ -405,7 +418,11 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
     if plan.retire and not in_flight:  # one retirement per group at a time
         await _start_retirement(group, url, connected or {}, plan.retire, by_name)
     if plan.create:
-        await _create_workers(group, service, plan.create, plan.rolling)
+        # the Service may still be on its way (it is made beside the group): the workers' address
+        # then comes from the cluster's spec
+        service_spec = (service.raw.get("spec") if service is not None
+                        else builders.build_scheduler_service(cluster.raw)["spec"])
+        await _create_workers(group, service_spec, plan.create, plan.rolling)
 
     update = {
         "replicas": plan.replicas + plan.create,
@@ -449,11 +466,10 @@ async def _delete_pods(namespace: str, names: list[str]) -> None:
     await asyncio.gather(*(kube.delete(pod) for pod in pods))
 
 
-async def _create_workers(group: DaskWorkerGroup, service: Any, count: int, rolling: bool) -> None:
+async def _create_workers(group: DaskWorkerGroup, service_spec: dict[str, Any] | None, count: int,
+                          rolling: bool) -> None:
     body = group.raw
     semaphore = asyncio.Semaphore(CREATE_CONCURRENCY)
-    service_spec = service.raw.get("spec") if service is not None else (
-        None)
 
     async def one() -> str | None:
         manifest = builders.build_worker_pod(

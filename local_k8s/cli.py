@@ -148,6 +148,17 @@ def node_start(state_dir: Path | None, name: str) -> None:
         raise click.UsageError(str(e)) from None
 
 
+@node_group.command("restart")
+@state_dir_option
+@click.argument("name")
+def node_restart(state_dir: Path | None, name: str) -> None:
+    """Kill the node's agent (SIGKILL) and start it again; running pods are adopted, not restarted."""
+    try:
+        LocalCluster(state_dir).restart_agent(name)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+
+
 @node_group.command("remove")
 @state_dir_option
 @click.argument("name")

@@ -113,7 +113,9 @@ class LocalCluster:
         except (httpx.HTTPError, OSError):
             return False
 
-    def _node_ready(self, name: str = settings.NODE_NAME) -> bool:
+    def _node_ready(self, name: str = settings.NODE_NAME, since: str = "") -> bool:
+        """Whether the node is Ready, by a heartbeat at or after `since` (UTC, to the second)
+        when given: a restarted agent's node still shows its predecessor's Ready for a while."""
         try:
             with self._http() as http:
                 node = http.get(f"/api/v1/nodes/{name}").json()
@@ -122,7 +124,8 @@ class LocalCluster:
         if node.get("kind") != "Node":
             return False
         conditions = node.get("status", {}).get("conditions", [])
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        return any(c["type"] == "Ready" and c["status"] == "True" and c.get("lastHeartbeatTime", "") >= since
+                   for c in conditions)
 
     def status(self) -> dict:
         running = self.running_components()
@@ -146,6 +149,8 @@ class LocalCluster:
     def _up(self, install_operator: bool, timeout: float, node_count: int,
             taints: dict[str, list[dict[str, str]]] | None) -> dict[str, float]:
         timings: dict[str, float] = {}
+        if self._recovering(timeout):
+            self.console.print("local Kubernetes was restarting a component; it is back")
         if self.is_up():
             count = len(self.nodes())
             if count != node_count:
@@ -189,6 +194,20 @@ class LocalCluster:
         self.started_here = True
         self.console.print(f"kubeconfig: {self.layout.kubeconfig}")
         return timings
+
+    def _recovering(self, timeout: float) -> bool:
+        """While etcd and the node agent run, a not-ready cluster is one whose API server or
+        controller-manager is being restarted: wait for it rather than tear down everyone's pods."""
+        running = self.running_components()
+        if not (running["etcd"] and running["node-agent"]) or self.is_up():
+            return False
+        deadline = time.monotonic() + min(timeout, 90)
+        with self.console.status("waiting for a restarting component..."):
+            while time.monotonic() < deadline:
+                if self.is_up():
+                    return True
+                time.sleep(1)
+        return False
 
     def _write_pki(self) -> None:
         for folder in (self.layout.root, self.layout.logs, self.layout.pids, self.layout.pods):
@@ -302,9 +321,10 @@ class LocalCluster:
         ])
 
     def _start_agent(self, node: nodes.NodeConfig, timeout: float) -> None:
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         proc = self._spawn(node.component, [sys.executable, "-m", "local_k8s.agent",
                                             "--state-dir", str(self.layout.root), "--node", node.name])
-        self._wait(node.component, lambda: self._node_ready(node.name), proc, timeout)
+        self._wait(node.component, lambda: self._node_ready(node.name, since), proc, timeout)
 
     # ---- nodes ---------------------------------------------------------------------------
 
@@ -348,6 +368,18 @@ class LocalCluster:
             network.delete_netns(ns)
             stopped.append(f"netns {ns}")
         return stopped
+
+    def restart_agent(self, name: str, timeout: float = 60) -> None:
+        """Kill the node's agent hard (SIGKILL, as a crash would) and start it again: it adopts
+        the pods that are still running, from the state it keeps on disk."""
+        node = self._node(name)
+        pid = self._pid(node.component)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self._start_agent(node, timeout)
 
     def start_node(self, name: str, timeout: float = 60) -> None:
         node = self._node(name)
@@ -394,6 +426,11 @@ class LocalCluster:
             for pid in map(int, out.split()):
                 _kill_group(pid, grace=2)
                 stopped.append(f"pod process {pid}")
+        # A component whose pid file was overwritten (two `up`s racing, a component restarted by
+        # hand) still names this state folder on its command line.
+        for pid in _processes_naming(self.layout.root):
+            _kill_group(pid, grace=5)
+            stopped.append(f"stray process {pid}")
         return stopped
 
     def down(self, quiet: bool = False) -> list[str]:
@@ -434,6 +471,27 @@ def _alive(pid: int | None) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+def _processes_naming(root: Path) -> list[int]:
+    """Running processes with `root` on their command line, other than this one and its parents."""
+    mine, pid = set(), os.getpid()
+    while pid > 1:
+        mine.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    needle = str(root).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) not in mine:
+            try:
+                if needle in (entry / "cmdline").read_bytes() and _alive(int(entry.name)):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def _kill_group(pid: int, grace: float) -> None:

@@ -155,12 +155,21 @@ class PodIPs:
         net = ipaddress.ip_network(cidr)
         self._free = (str(ip) for ip in net.hosts() if str(ip) != settings.NODE_IP)
         self._returned: list[str] = []
+        self._claimed: set[str] = set()
 
     def take(self) -> str:
-        try:
-            return next(self._free)
-        except StopIteration:
-            return self._returned.pop(0)
+        while True:
+            try:
+                ip = next(self._free)
+            except StopIteration:
+                ip = self._returned.pop(0)
+            if ip not in self._claimed:
+                return ip
+            self._claimed.discard(ip)
+
+    def claim(self, ip: str) -> None:
+        """An address in use already (a pod adopted after the agent restarted)."""
+        self._claimed.add(ip)
 
     def give_back(self, ip: str) -> None:
         # Reused only once the range is used up, so a deleted pod's address is not at once

@@ -4,6 +4,7 @@ with restarts and probes, the status it reports, and graceful deletion."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from .volumes import VolumeError, Volumes
 
 log = logging.getLogger(__name__)
 
+STATE_FILE = "state.json"  # the pod as this node runs it, for an agent that restarts
 TAIL_BYTES = 2048  # how much of a failed container's log goes into its termination message
 MAX_BACKOFF = 30.0
 # The kubelet's image pull back-off: 10 s doubling up to 5 min.
@@ -71,6 +73,70 @@ def pull_policy(spec: dict[str, Any]) -> str:
     return spec.get("imagePullPolicy") or default
 
 
+class Shim:
+    """A container's shim process (shim.py): started by this agent, or found again after the
+    agent restarted. Its exit code is the container's, read from the file the shim writes."""
+
+    def __init__(self, pid: int, exit_file: Path, proc: asyncio.subprocess.Process | None = None) -> None:
+        self.pid = pid
+        self.exit_file = exit_file
+        self.proc = proc
+        self._done = asyncio.ensure_future(self._wait())
+
+    @property
+    def returncode(self) -> int | None:
+        return self._done.result() if self._done.done() else None
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._done)
+
+    async def _wait(self) -> int:
+        if self.proc is not None:
+            raw: int | None = await self.proc.wait()
+        else:
+            await wait_pid_gone(self.pid)
+            raw = None
+        try:
+            return int(self.exit_file.read_text())
+        except (OSError, ValueError):  # the shim itself was killed (SIGKILL to the group)
+            return _exit_code(raw) if raw is not None else 128 + signal.SIGKILL
+
+
+async def wait_pid_gone(pid: int) -> None:
+    """Wait for a process that is not this one's child to end (a pidfd turns readable)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    ended = loop.create_future()
+    loop.add_reader(fd, lambda: ended.done() or ended.set_result(None))
+    try:
+        await ended
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+def is_shim(pid: int | None, launch_spec: Path) -> bool:
+    """Whether `pid` is still the shim started with `launch_spec` (not a reused pid)."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        alive = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+    return alive and str(launch_spec).encode() in cmdline
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def append_log(path: Path, text: str) -> None:
     with path.open("ab") as f:
         f.write(b"".join(_timestamp() + line.encode() + b"\n" for line in text.splitlines()))
@@ -94,7 +160,7 @@ class PodRunner:
         self.sandbox_ready = False
         self.start_time = now()
         self.transitions: dict[str, str] = {}
-        self.procs: dict[str, asyncio.subprocess.Process] = {}
+        self.procs: dict[str, Shim] = {}
         self.volumes = Volumes(ctx.kube, pod, self.dir / "volumes")
         self.deleting = asyncio.Event()
         self.gone = False  # the API object is gone already (deleted with no grace)
@@ -104,6 +170,8 @@ class PodRunner:
         self._env_sources: dict[tuple[str, str], dict[str, str] | None] = {}
         self._ip_taken = False
         self._bins: dict[str, Path] = {}  # container -> the bin folder of its image's environment
+        # What an earlier agent wrote about this pod (see _save_state): the pod is adopted.
+        self._saved = read_json(self.dir / STATE_FILE)
 
     # ---- called by the pod manager ------------------------------------------------------
 
@@ -163,8 +231,14 @@ class PodRunner:
         self._teardown_sandbox()
 
     async def _lifecycle(self) -> None:
-        await self._setup_sandbox()
         specs = self.pod["spec"]
+        if self._saved and self._restore(self._saved):
+            # Adopted: the sandbox and init containers are done; containers still running are
+            # watched again, the others go on as their restart policy says.
+            await asyncio.gather(*(self._supervise(spec, state, adopt=True)
+                                   for spec, state in zip(specs["containers"], self.main)))
+            return
+        await self._setup_sandbox()
         for spec, state in zip(specs.get("initContainers") or [], self.init):
             while True:
                 code = await self._run_container(spec, state)
@@ -212,7 +286,21 @@ class PodRunner:
             self._ip_taken = False
         self.sandbox_ready = False
 
-    async def _supervise(self, spec: dict[str, Any], state: ContainerState) -> None:
+    async def _supervise(self, spec: dict[str, Any], state: ContainerState, adopt: bool = False) -> None:
+        if adopt and state.is_running:
+            launch_spec = self.dir / f"{state.name}.launch.json"
+            if is_shim(state.pid, launch_spec):
+                code = await self._watch(spec, state, Shim(state.pid, self._exit_file(state)), self._log(state))
+            else:  # it ended while no agent watched: its shim left the exit code
+                code = self._ended_unwatched(state)
+            if self.deleting.is_set() or not should_restart(self.policy, code):
+                self._changed.set()
+                return
+            await self._back_off(state)
+        elif adopt and "terminated" in state.state:
+            if self.deleting.is_set() or not should_restart(self.policy, state.exit_code or 0):
+                return
+            await self._back_off(state)
         while True:
             code = await self._run_container(spec, state)
             if code is None or self.deleting.is_set() or not should_restart(self.policy, code):
@@ -252,7 +340,7 @@ class PodRunner:
             self._changed.set()
             await events.emit(kube, self.pod, "Failed", f"Error: {e}", warning=True)
             return None
-        log_path = self.dir / "logs" / f"{state.name}-{state.restart_count}.log"
+        log_path = self._log(state)
         extra = env.get("EXTRA_PIP_PACKAGES", "").split() if pulled.is_dask else []
         if extra:
             code = await self._install_extra(pulled, extra, env, state, log_path)
@@ -268,37 +356,61 @@ class PodRunner:
             return 128
         cwd = spec.get("workingDir") or str(self.dir / "work" / state.name)
         launch_spec = self.dir / f"{state.name}.launch.json"
-        launch_spec.write_text(json.dumps({"argv": argv, "env": env, "cwd": cwd, "mounts": mounts}))
+        exit_file = self._exit_file(state)
+        exit_file.unlink(missing_ok=True)
+        launch_spec.write_text(json.dumps({"argv": argv, "env": env, "cwd": cwd, "mounts": mounts,
+                                           "log": str(log_path), "exit_file": str(exit_file)}))
         self.ctx.mountpoints([m["target"] for m in mounts] + ([cwd] if spec.get("workingDir") else []))
-        launcher = [sys.executable, "-m", "local_k8s.agent.launch", str(launch_spec)]
+        launcher = [sys.executable, "-m", "local_k8s.agent.shim", str(launch_spec)]
         prefix = ["unshare", "--mount", "--propagation", "slave"] if self.host_network else ["ip", "netns", "exec", self.netns]
-        proc = await asyncio.create_subprocess_exec(
-            *prefix, *launcher, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
-        self.procs[state.name] = proc
+        with log_path.open("ab") as log:  # the shim's own errors, if it fails before the container
+            proc = await asyncio.create_subprocess_exec(
+                *prefix, *launcher, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL, start_new_session=True)
         state.running(proc.pid)
         if not any(k in spec for k in ("readinessProbe", "startupProbe")):
             state.ready = True
-        self._changed.set()
         await events.emit(kube, self.pod, "Started", f"Started container {state.name}")
+        return await self._watch(spec, state, Shim(proc.pid, exit_file, proc), log_path)
+
+    def _log(self, state: ContainerState) -> Path:
+        return self.dir / "logs" / f"{state.name}-{state.restart_count}.log"
+
+    def _exit_file(self, state: ContainerState) -> Path:
+        return self.dir / f"{state.name}-{state.restart_count}.exit"
+
+    async def _watch(self, spec: dict[str, Any], state: ContainerState, shim: Shim, log_path: Path) -> int:
+        """Probe a running container until it ends; its exit code."""
+        self.procs[state.name] = shim
+        self._changed.set()
         started = self._started[state.name] = asyncio.Event()
-        if "startupProbe" not in spec:
+        if "startupProbe" not in spec or state.ready:  # an adopted container may have passed it
             started.set()
-        pump = asyncio.create_task(self._pump_log(proc, log_path))
-        probes = [asyncio.create_task(self._probe(kind, spec[f"{kind}Probe"], spec, state, proc))
+        probes = [asyncio.create_task(self._probe(kind, spec[f"{kind}Probe"], spec, state, shim))
                   for kind in ("startup", "readiness", "liveness") if spec.get(f"{kind}Probe")]
-        code = _exit_code(await proc.wait())
-        await pump
-        for task in probes:
-            task.cancel()
-        del self.procs[state.name]
+        try:
+            code = await shim.wait()
+        finally:
+            for task in probes:
+                task.cancel()
+            self.procs.pop(state.name, None)
+        self._finish(state, code, log_path)
+        return code
+
+    def _ended_unwatched(self, state: ContainerState) -> int:
+        try:
+            code = int(self._exit_file(state).read_text())
+        except (OSError, ValueError):
+            code = 128 + signal.SIGKILL
+        self._finish(state, code, self._log(state))
+        return code
+
+    def _finish(self, state: ContainerState, code: int, log_path: Path) -> None:
         message = ""
         if code != 0:
             message = log_path.read_bytes()[-TAIL_BYTES:].decode(errors="replace") if log_path.exists() else ""
             message = "\n".join(line.split(" ", 1)[-1] for line in message.splitlines()[-20:])
         state.terminated(code, "Completed" if code == 0 else "Error", message)
         self._changed.set()
-        return code
 
     async def _pull(self, spec: dict[str, Any], state: ContainerState) -> Pulled | None:
         """The container's image, pulled per its imagePullPolicy; on failure ErrImagePull, then
@@ -350,21 +462,8 @@ class PodRunner:
         self._bins[state.name] = bin_dir
         return None
 
-    async def _pump_log(self, proc: asyncio.subprocess.Process, path: Path) -> None:
-        """Copy the container's output to its log file, each line stamped as the kubelet does."""
-        assert proc.stdout is not None
-        partial = b""
-        with path.open("ab") as f:
-            while chunk := await proc.stdout.read(65536):
-                lines = (partial + chunk).split(b"\n")
-                partial = lines.pop()
-                f.write(b"".join(_timestamp() + line + b"\n" for line in lines))
-                f.flush()
-            if partial:
-                f.write(_timestamp() + partial + b"\n")
-
     async def _probe(self, kind: str, probe: dict[str, Any], spec: dict[str, Any], state: ContainerState,
-                     proc: asyncio.subprocess.Process) -> None:
+                     proc: Shim) -> None:
         await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
         started = self._started[state.name]
         if kind != "startup":
@@ -405,7 +504,7 @@ class PodRunner:
 
         return run
 
-    async def _stop(self, proc: asyncio.subprocess.Process, grace: float) -> None:
+    async def _stop(self, proc: Shim, grace: float) -> None:
         _signal_group(proc.pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), grace)
@@ -442,7 +541,40 @@ class PodRunner:
                           initialized=self.initialized, will_restart=will_restart,
                           sandbox_ready=self.sandbox_ready, transitions=self.transitions)
 
+    def _save_state(self) -> None:
+        """What a restarted agent needs to adopt this pod (written with every status change)."""
+        if not self.dir.exists():
+            return
+        state = {"node": self.ctx.node_name, "ip": self.ip, "ip_taken": self._ip_taken, "netns": self.netns,
+                 "sandbox_ready": self.sandbox_ready, "start_time": self.start_time, "initialized": self.initialized,
+                 "transitions": self.transitions, "bins": {k: str(v) for k, v in self._bins.items()},
+                 "volumes": {k: str(v) for k, v in self.volumes.paths.items()},
+                 "init": [dataclasses.asdict(c) for c in self.init], "main": [dataclasses.asdict(c) for c in self.main]}
+        tmp = self.dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(self.dir / STATE_FILE)
+
+    def _restore(self, saved: dict[str, Any]) -> bool:
+        """Take over a pod an earlier agent ran; False if there is not enough left to adopt."""
+        names = [c["name"] for c in saved.get("main", [])]
+        if not saved.get("initialized") or names != [c.name for c in self.main]:
+            return False
+        if saved.get("netns") and saved["netns"] not in network.list_pod_netns():
+            return False
+        self.ip, self.netns, self._ip_taken = saved["ip"], saved.get("netns"), bool(saved.get("ip_taken"))
+        if self._ip_taken and self.ip:
+            self.ctx.ips.claim(self.ip)
+        self.sandbox_ready, self.start_time = saved["sandbox_ready"], saved["start_time"]
+        self.initialized, self.transitions = True, saved["transitions"]
+        self._bins = {k: Path(v) for k, v in saved.get("bins", {}).items()}
+        self.volumes.paths = {k: Path(v) for k, v in saved.get("volumes", {}).items()}
+        self.init = [ContainerState(**c) for c in saved["init"]]
+        self.main = [ContainerState(**c) for c in saved["main"]]
+        self._changed.set()
+        return True
+
     async def _publish(self) -> None:
+        self._save_state()
         status = self.status()
         if status == self._last_status:
             return

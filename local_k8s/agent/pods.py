@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import network
-from .podrunner import NodeContext, PodRunner
+from .podrunner import STATE_FILE, NodeContext, PodRunner, is_shim, read_json
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,7 @@ class PodManager:
         return None
 
     async def run(self) -> None:
+        await self._collect_orphans()
         path = "/api/v1/pods"
         async for kind, pod in self.ctx.kube.watch(path, fieldSelector=f"spec.nodeName={self.ctx.node_name}"):
             self.on_event(kind, pod)
@@ -40,6 +44,35 @@ class PodManager:
                 runner.update(pod)
             elif pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
                 self._start(pod)
+
+    async def _collect_orphans(self) -> None:
+        """Pods this node ran that were deleted while no agent watched (the agent restarted):
+        stop what is left of them. Pods still in the API are adopted by their runners."""
+        node = self.ctx.node_name
+        while True:
+            try:
+                listing = await self.ctx.kube.get("/api/v1/pods", fieldSelector=f"spec.nodeName={node}")
+                break
+            except Exception as e:  # the API server may be restarting too
+                log.warning("listing this node's pods failed (%s); retrying", e)
+                await asyncio.sleep(1)
+        live = {p["metadata"]["uid"] for p in listing.get("items", [])}
+        if not self.ctx.root.is_dir():
+            return
+        for folder in self.ctx.root.iterdir():
+            saved = read_json(folder / STATE_FILE)
+            if not saved or saved.get("node") != node or folder.name in live:
+                continue
+            log.info("pod %s was deleted while the agent was away; stopping what is left", folder.name)
+            for container in saved.get("main", []) + saved.get("init", []):
+                if is_shim(container.get("pid"), folder / f"{container['name']}.launch.json"):
+                    try:
+                        os.killpg(container["pid"], signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            if saved.get("netns"):
+                await asyncio.to_thread(network.delete_pod_netns, folder.name)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _start(self, pod: dict) -> None:
         runner = PodRunner(self.ctx, pod)

@@ -133,7 +133,7 @@ def print_pulls(image: str) -> None:
     base = pulls.pop("empty venv")
     print(f"image {image}; baseline, an empty virtual environment: {base:.2f} s")
     for name, seconds in pulls.items():
-        print(f"  {name}: {seconds:.2f} s ({seconds / base:.1f}x)")
+        print(f"  {name}: {seconds:.3f} s ({seconds / base:.2f}x)")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from local_k8s import cluster, network
+from local_k8s import cluster, network, nodes
 from tests.fixtures.kube import Kubectl
 
 pytestmark = [pytest.mark.integration, pytest.mark.last(1)]  # after every other `last` test
@@ -22,6 +22,13 @@ def test_down_leaves_nothing_behind(kube: cluster.LocalCluster) -> None:
     kubectl("run", "sleeper", "--image=python", "--command", "--", "sleep", "600")
     kubectl("expose", "pod", "sleeper", "--port=80")
     kubectl("wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
+    # A second node, with a pod of its own, whose agent was restarted (the pod adopted).
+    extra = kube.add_node("down-extra", taints=[nodes.parse_taint("down-test=1:NoSchedule")])
+    kubectl("run", "adopted", "--image=python", "--overrides", json.dumps({"spec": {
+        "nodeSelector": {"kubernetes.io/hostname": extra.name}, "tolerations": [{"operator": "Exists"}]}}),
+        "--command", "--", "sleep", "600")
+    kubectl("wait", "--for=condition=Ready", "pod/adopted", "--timeout=60s")
+    kube.restart_agent(extra.name)
     root = kube.layout.root
     pids = [int(p.read_text()) for p in (root / "pids").glob("*.pid")]
     mountpoints = json.loads((root / "mountpoints.json").read_text()) if (root / "mountpoints.json").exists() else []

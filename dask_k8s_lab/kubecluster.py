@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import html
 import contextlib
 import copy
 import logging
@@ -31,7 +32,7 @@ from .lifecycle import KubernetesCluster
 from .networking import candidate_addresses, connect_scheduler, list_node_addresses, tcp_reachable, wait_for_scheduler
 from .options import KubeClusterOptions
 from .permissions import Permissions, kr8s_reviewer
-from . import versions
+from . import quota, versions
 from .progress import (
     ERROR,
     ComponentState,
@@ -266,6 +267,8 @@ class KubeCluster(KubernetesCluster):
         ownership.stamp(manifest, ownership.hub_user())  # in a hub-spawned server's kernel
         cluster = DaskCluster(manifest, namespace=self.namespace, api=self._api)
         await self._require("create", f"create KubeCluster {self.name!r}")
+        await self._check_quota(lambda quotas, ranges: quota.create_refusal(
+            str(self.namespace), manifest, [], quotas, ranges))
         try:
             await cluster.create()
         except kr8s.ServerError as e:
@@ -572,6 +575,23 @@ class KubeCluster(KubernetesCluster):
         if reason is not None:
             raise PermissionError(f"Cannot {what}: {reason}. {hint}".rstrip())
 
+    async def _check_quota(self, why_not: Any) -> None:
+        """Raise ``QuotaExceeded`` with ``why_not(quotas, limit_ranges)`` when the namespace's
+        ResourceQuota would refuse what is about to be asked (an account that may not read
+        quotas skips this: Kubernetes still enforces them)."""
+        from kr8s.asyncio.objects import LimitRange, ResourceQuota
+
+        try:
+            quotas, ranges = await asyncio.wait_for(asyncio.gather(
+                list_raw(self._api, ResourceQuota, self.namespace), list_raw(self._api, LimitRange, self.namespace)
+            ), 30)
+        except Exception as e:
+            logger.debug("cannot read the quota of %s: %s", self.namespace, e)
+            return
+        message = why_not(quotas, ranges)
+        if message:
+            raise quota.QuotaExceeded(message)
+
     # ------------------------------------------------------------------ scaling
 
     def scale(self, n: int, worker_group: str = "default") -> Any:
@@ -586,6 +606,16 @@ class KubeCluster(KubernetesCluster):
         n = validate_count(n, "n")
         validate_worker_group_name(worker_group, self.name)
         await self._require("scale", f"scale KubeCluster {self.name!r}")
+        found = await fetch(
+            DaskCluster if worker_group == "default" else DaskWorkerGroup,
+            self.name if worker_group == "default" else worker_group_name(self.name, worker_group),
+            self.namespace, self._api,
+        )
+        if found is not None:
+            worker = found.raw["spec"].get("worker") or {}
+            await self._check_quota(lambda quotas, ranges: quota.scale_refusal(
+                str(self.namespace), worker, int(worker.get("replicas") or 0), n,
+                f"worker group {worker_group!r} of KubeCluster {self.name!r}", quotas, ranges))
         await self._delete_autoscaler(worker_group)
         if worker_group == "default":
             target: Any = DaskCluster({"metadata": {"name": self.name}}, namespace=self.namespace, api=self._api)
@@ -759,7 +789,10 @@ class KubeCluster(KubernetesCluster):
     def _repr_html_(self, cluster_status: str | None = None) -> str:
         table = render_html(self._components) if self._components else ""
         rows = f"<tr><td colspan='2' style='text-align:left'>{table}</td></tr>" if table else ""
-        return super()._repr_html_(cluster_status=(cluster_status or "") + rows)
+        try:
+            return super()._repr_html_(cluster_status=(cluster_status or "") + rows)
+        except Exception:  # an older scheduler's info lacks fields this distributed's template needs
+            return f"<div><strong>KubeCluster {html.escape(self.name)}</strong></div>{table}"
 
 
 @atexit.register

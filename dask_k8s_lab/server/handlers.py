@@ -147,7 +147,8 @@ OPENAPI = Path(__file__).with_name("openapi.yaml")
 
 
 def rest_handlers() -> list[tuple[str, type]]:
-    from .permissions import PermissionsHandler  # it builds on BaseHandler
+    from .permissions import PermissionsHandler  # these build on BaseHandler
+    from .quota_handlers import QuotaHandler
 
     return [
         (r"/dask-k8s/clusters/?", ClustersHandler),
@@ -158,5 +159,6 @@ def rest_handlers() -> list[tuple[str, type]]:
         (rf"{CLUSTER}/events/?", EventsHandler),
         (r"/dask-k8s/templates/?", TemplatesHandler),
         (r"/dask-k8s/permissions/?", PermissionsHandler),
+        (r"/dask-k8s/quota/?", QuotaHandler),
         (r"/dask-k8s/openapi.yaml", OpenAPIHandler),
     ]

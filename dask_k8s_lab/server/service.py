@@ -21,7 +21,7 @@ from dask_k8s_lab.resources import (
     scheduler_name,
 )
 
-from . import manifests
+from . import manifests, quotas
 from .config import DaskK8sLab, service_account_namespace
 from .errors import ApiError, conflict, from_kube_error, invalid, not_found
 from .model import IMAGE_PULL_REASONS, full_group_name
@@ -401,6 +401,7 @@ class ClusterService:
         ownership.stamp(manifest, self.config.owner)
         if self.config.stop_with_server and not request.keep and (pod := ownership.server_pod()):
             ownership.tie_to_pod(manifest, pod)  # stopping or culling the server removes it
+        await quotas.refuse_create(self, namespace, manifest, request, image)  # before anything is made
 
         created = await self._call(f"create DaskCluster {namespace}/{name}", self.backend.create(manifest))
         made: list[tuple[str, dict]] = [(CLUSTER, created)]
@@ -453,6 +454,10 @@ class ClusterService:
                 f"(it has: {', '.join(sorted(groups)) or 'none yet'}).",
                 "worker_group",
             )
+        scaled = group or self.store.get(CLUSTER, namespace, name)
+        worker = (scaled.get("spec") or {}).get("worker") or {}
+        await quotas.refuse_scale(self, namespace, worker, int(worker.get("replicas") or 0), request.workers,
+                                  f"worker group {request.worker_group!r} of {namespace}/{name}")
         if is_default:
             # A fixed size replaces adaptive scaling, else the autoscaler would undo it.
             for autoscaler in self._autoscalers(namespace, name):

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -31,15 +32,24 @@ SPAWN_TIMEOUT_MS = 300_000
 def _clear_namespace() -> None:
     kubectl("delete", "daskclusters", "--all", "-n", HUB_NAMESPACE, "--wait=false", check=False)
     kubectl("delete", "pods", "-l", "component=singleuser-server", "-n", HUB_NAMESPACE, "--wait=false", check=False)
+    for user in USERS:  # per-user namespaces
+        kubectl("delete", "namespace", f"{HUB_NAMESPACE}-{user}", "--wait=false", check=False)
 
 
-@pytest.fixture(scope="module")
-def hub():
-    """`jupyterhub -f deploy/local-hub/jupyterhub_config.py` for alice and bob."""
+@pytest.fixture
+def hub(request):
+    """`jupyterhub -f deploy/local-hub/jupyterhub_config.py` for alice and bob; parametrize
+    with True for a namespace per user."""
+    user_namespaces = getattr(request, "param", False)
     if kubectl("get", "namespace", HUB_NAMESPACE, check=False).returncode != 0:
         kubectl("create", "namespace", HUB_NAMESPACE)
     kubectl("apply", "-n", HUB_NAMESPACE, "-f", str(ROOT / "deploy" / "jupyterhub" / "rbac.yaml"))
     _clear_namespace()
+    for user in USERS:
+        deadline = time.monotonic() + 120
+        while kubectl("get", "namespace", f"{HUB_NAMESPACE}-{user}", check=False).returncode == 0:
+            assert time.monotonic() < deadline, "a namespace of an earlier run is still terminating"
+            time.sleep(1)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     state = tempfile.mkdtemp(prefix="dk8s-hub-")
     port = _free_port()
@@ -52,6 +62,7 @@ def hub():
         "DK8S_HUB_PORT": str(port),
         "DK8S_HUB_API_PORT": str(_free_port()),
         "DK8S_HUB_PROXY_API_PORT": str(_free_port()),
+        "DK8S_HUB_USER_NAMESPACES": "1" if user_namespaces else "0",
     }
     jupyterhub = Path(sys.executable).with_name("jupyterhub")
     log = open(ARTIFACTS / "jupyterhub.log", "w")
@@ -74,7 +85,8 @@ def hub():
             proc.kill()
             raise RuntimeError("jupyterhub did not answer /hub/health within 60 s")
         time.sleep(0.3)
-    yield {"url": url, "password": env["DK8S_HUB_PASSWORD"], "namespace": HUB_NAMESPACE}
+    namespaces = {user: f"{HUB_NAMESPACE}-{user}" if user_namespaces else HUB_NAMESPACE for user in USERS}
+    yield {"url": url, "password": env["DK8S_HUB_PASSWORD"], "namespace": HUB_NAMESPACE, "namespaces": namespaces}
     os.killpg(proc.pid, signal.SIGTERM)  # the hub stops the users' pods on the way out
     try:
         proc.wait(timeout=90)
@@ -111,20 +123,25 @@ def create_from_sidebar(page, name: str, workers: int) -> None:
     expect(dialog).to_have_count(0)
 
 
-def api_status(page, hub: dict, user: str, method: str, path: str) -> int:
+def api_status(page, hub: dict, user: str, method: str, path: str, body: dict | None = None) -> int:
     """A REST call from the page, as the front end makes it (cookie + Jupyter's XSRF token)."""
     return page.evaluate(
-        """async ([method, url]) => {
+        """async ([method, url, body]) => {
             const xsrf = (document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1];
-            const response = await fetch(url, {method, headers: xsrf ? {'X-XSRFToken': decodeURIComponent(xsrf)} : {}});
+            const headers = xsrf ? {'X-XSRFToken': decodeURIComponent(xsrf)} : {};
+            const response = await fetch(url, {method, headers, body: body === null ? undefined : JSON.stringify(body)});
             return response.status;
         }""",
-        [method, f"{hub['url']}/user/{user}/dask-k8s/{path}"],
+        [method, f"{hub['url']}/user/{user}/dask-k8s/{path}", body],
     )
 
 
+def gone(kind: str, name: str, ns: str) -> bool:
+    return kubectl("get", kind, name, "-n", ns, check=False).returncode != 0
+
+
 def test_two_users_see_only_their_own_clusters(hub, browser):
-    ns = hub["namespace"]
+    ns = hub["namespaces"]["alice"]
     contexts = {user: browser.new_context(viewport={"width": 1400, "height": 900}) for user in USERS}
     pages = {user: context.new_page() for user, context in contexts.items()}
     shots_dir = ARTIFACTS / "test_hub"
@@ -200,6 +217,81 @@ def test_two_users_see_only_their_own_clusters(hub, browser):
         lab.locator(".lm-Menu").get_by_text("Run All Cells", exact=True).click()
         expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text("(42, 'alice')", timeout=180000)
         shot("alice", "computed")
+
+        # Her clusters stop with her server, except one she asked to keep; bob's are not hers.
+        assert api_status(lab, hub, "alice", "POST", "clusters", {"name": "alice-keep", "n_workers": 0, "keep": True}) == 201
+        references = "jsonpath={.metadata.ownerReferences[*].kind}/{.metadata.ownerReferences[*].name}"
+        assert kubectl("get", "daskcluster", "alice-cluster", "-n", ns, "-o", references).stdout == "Pod/jupyter-alice"
+        assert kubectl("get", "daskcluster", "alice-keep", "-n", ns, "-o", references).stdout == "/"
+        lab.goto(f"{hub['url']}/hub/home")
+        lab.locator("#stop").click()
+        deadline = time.monotonic() + 120
+        while not (gone("pod", "jupyter-alice", ns) and gone("daskcluster", "alice-cluster", ns)):
+            assert time.monotonic() < deadline, "alice's server or cluster outlived the stop"
+            time.sleep(1)
+        while kubectl("get", "pods", "-n", ns, "-l", "dask.org/cluster-name=alice-cluster", "-o", "name").stdout.strip():
+            assert time.monotonic() < deadline + 60, "alice's cluster pods outlived her server"
+            time.sleep(1)
+        assert not gone("daskcluster", "alice-keep", ns) and not gone("daskcluster", "bob-cluster", ns)
+        shot("alice", "stopped")
     finally:
         for context in contexts.values():
             context.close()
+
+
+@pytest.mark.parametrize("hub", [True], indirect=True, ids=["user-namespaces"])
+def test_a_namespace_per_user(hub, browser):
+    """KubeSpawner's user namespaces: the same images and RBAC, one namespace each; neither
+    user's account can read the other's namespace."""
+    namespaces = hub["namespaces"]
+    contexts = {user: browser.new_context(viewport={"width": 1400, "height": 900}) for user in USERS}
+    pages = {user: context.new_page() for user, context in contexts.items()}
+    try:
+        for user in USERS:
+            log_in_and_spawn(pages[user], hub, user)
+        for user in USERS:
+            wait_for_lab(pages[user], hub, user)
+            assert kubectl("get", "pod", f"jupyter-{user}", "-n", namespaces[user], "-o", "name").stdout.strip()
+            create_from_sidebar(pages[user], f"{user}-cluster", workers=0)
+        for user, other in (("alice", "bob"), ("bob", "alice")):
+            item = card(pages[user], f"{user}-cluster", namespaces[user])
+            expect(item.get_by_test_id("phase")).to_have_text("Running", timeout=READY_TIMEOUT_MS)
+            expect(pages[user].locator("[data-testid^='cluster-']")).to_have_count(1)
+            path = f"clusters/{namespaces[other]}/{other}-cluster"
+            assert api_status(pages[user], hub, user, "GET", path) == 404
+            assert api_status(pages[user], hub, user, "POST", "clusters", {"name": "x", "namespace": namespaces[other]}) == 403
+            pages[user].screenshot(path=str(ARTIFACTS / "test_hub" / f"ns-{user}-running.png"))
+        # With the account their servers run as, each reads their own namespace only.
+        server = kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}").stdout
+        for user, other in (("alice", "bob"), ("bob", "alice")):
+            token = kubectl("create", "token", "dask-k8s-lab-user", "-n", namespaces[user]).stdout.strip()
+
+            def read(namespace: str) -> int:
+                request = urllib.request.Request(
+                    f"{server}/apis/kubernetes.dask.org/v1/namespaces/{namespace}/daskclusters",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                try:
+                    with urllib.request.urlopen(request, context=_unverified(), timeout=10) as r:
+                        return r.status
+                except urllib.error.HTTPError as e:
+                    return e.code
+
+            assert read(namespaces[user]) == 200
+            assert read(namespaces[other]) == 403
+        assert kubectl("get", "daskclusters", "-n", namespaces["alice"], "-o", "name").stdout.split() == [
+            "daskcluster.kubernetes.dask.org/alice-cluster"
+        ]
+    finally:
+        for context in contexts.values():
+            context.close()
+
+
+def _unverified():
+    """The token is what is being checked here, not the server's certificate."""
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context

@@ -16,6 +16,7 @@ Pods reach the hub at the node address (the host side of the pod bridge); the hu
 pods at their pod IPs.
 """
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -28,6 +29,8 @@ c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("DK8S_HUB_STATE", "/tmp/dask-k8s-lab-hub"))
 NAMESPACE = os.environ.get("DK8S_HUB_NAMESPACE", "dk8s-hub")
+# "1": each user's server and clusters in a namespace of their own, "<NAMESPACE>-<user>".
+USER_NAMESPACES = os.environ.get("DK8S_HUB_USER_NAMESPACES") == "1"
 USERS = [u for u in os.environ.get("DK8S_HUB_USERS", "alice,bob").split(",") if u]
 PASSWORD = os.environ["DK8S_HUB_PASSWORD"]  # at least 8 characters; ./dev makes one up
 SERVICE_ACCOUNT = "dask-k8s-lab-user"  # deploy/jupyterhub/rbac.yaml
@@ -63,7 +66,7 @@ c.KubeSpawner.default_url = "/lab"
 c.KubeSpawner.service_account = SERVICE_ACCOUNT
 c.KubeSpawner.environment = {
     # Where the extension lists and creates clusters: the namespace the server runs in.
-    "DASK_K8S_LAB_NAMESPACES": NAMESPACE,
+    "DASK_K8S_LAB_NAMESPACES": lambda spawner: spawner.namespace,
     # Admins' servers show every user's clusters.
     "DASK_K8S_LAB_SHOW_ALL_CLUSTERS": lambda spawner: "true" if spawner.user.admin else "false",
 }
@@ -82,6 +85,27 @@ def tell_the_server_its_pod(spawner, pod):
 
 
 c.KubeSpawner.modify_pod_hook = tell_the_server_its_pod
+
+
+async def kubectl(*args: str) -> None:
+    process = await asyncio.create_subprocess_exec("kubectl", *args, stdout=asyncio.subprocess.DEVNULL,
+                                                   stderr=asyncio.subprocess.PIPE)
+    _, err = await process.communicate()
+    if process.returncode and b"AlreadyExists" not in err:
+        raise RuntimeError(f"kubectl {' '.join(args)}: {err.decode().strip()}")
+
+
+async def give_the_user_a_namespace(spawner) -> None:
+    """Per-user namespaces: KubeSpawner makes the namespace, but not the account and RBAC the
+    server runs under; the same rbac.yaml goes into each one."""
+    await kubectl("create", "namespace", spawner.namespace)
+    await kubectl("apply", "-n", spawner.namespace, "-f", str(ROOT / "deploy" / "jupyterhub" / "rbac.yaml"))
+
+
+if USER_NAMESPACES:
+    c.KubeSpawner.enable_user_namespaces = True
+    c.KubeSpawner.user_namespace_template = f"{NAMESPACE}-{{username}}"
+    c.KubeSpawner.pre_spawn_hook = give_the_user_a_namespace
 # Two cores start JupyterLab slowly.
 c.KubeSpawner.start_timeout = 300
 c.KubeSpawner.http_timeout = 180

@@ -8,7 +8,14 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IClusterTemplate, ITemplatesReply } from './api';
-import { formValuesFromOptions, ICreateFormValues, IFieldError, formFieldFor } from './logic';
+import {
+  buildCreateRequest,
+  formValuesFromOptions,
+  ICreateFormValues,
+  IFieldError,
+  formFieldFor
+} from './logic';
+import { QuotaPreview } from './quota';
 
 /** A template from the user's settings: form values plus an optional server template. */
 export interface IUserTemplate {
@@ -205,6 +212,7 @@ export class CreateClusterForm
             {field('memoryLimit', 'Memory limit', { placeholder: 'e.g. 2Gi' })}
           </div>
         </fieldset>
+        <QuotaPreview request={this._previewRequest()} />
         <div className={`dk8s-Field${envError ? ' dk8s-mod-error' : ''}`}>
           <label htmlFor="dk8s-create-env">Environment (KEY=VALUE per line)</label>
           <textarea
@@ -220,6 +228,12 @@ export class CreateClusterForm
         </div>
       </form>
     );
+  }
+
+  /** The create body for the quota preview, or null while the form has errors of its own. */
+  private _previewRequest() {
+    const { request, errors } = buildCreateRequest({ ...this._values, template: this._serverTemplate() });
+    return errors.length ? null : request;
   }
 
   private _options: ICreateFormOptions;

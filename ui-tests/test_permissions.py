@@ -8,6 +8,7 @@ Each role gets a JupyterLab server of its own whose Kubernetes identity is a Ser
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -77,25 +78,21 @@ def cluster_to_show():
     kubectl("delete", "daskclusters", "--all", "-n", NAMESPACE, "--wait=false", check=False)
 
 
-@pytest.fixture(scope="module", params=["without-delete", "full"])
-def lab_server(request, cluster_to_show, tmp_path_factory):
-    """JupyterLab whose server extension acts as USER with the role of this run (overrides the
-    session's admin server for this module's `lab` fixture)."""
-    role = request.param
-    home = tmp_path_factory.mktemp(f"lab-{role}")
+@contextlib.contextmanager
+def own_lab(home: Path, namespace: str, kubeconfig: Path | None = None):
+    """JupyterLab managing ``namespace`` as the identity of ``kubeconfig`` (default the admin's),
+    for tests that need a server configured otherwise than the session's."""
     root, app_settings = home / "root", home / "app-settings"
     root.mkdir()
     app_settings.mkdir()
     (app_settings / "overrides.json").write_text(json.dumps(  # no news toast over the screenshots
         {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}))
-    kubeconfig = _user_kubeconfig(role, home / "kubeconfig")
     config = home / "config.json"
+    settings = {"namespaces": [namespace], **({"kubeconfig": str(kubeconfig)} if kubeconfig else {})}
     config.write_text(json.dumps({
-        "ServerApp": {"jpserver_extensions": {"dask_k8s_lab.server": True}},
-        "DaskK8sLab": {"namespaces": [NAMESPACE], "kubeconfig": str(kubeconfig)},
-    }))
+        "ServerApp": {"jpserver_extensions": {"dask_k8s_lab.server": True}}, "DaskK8sLab": settings}))
     port, token = _free_port(), secrets.token_hex(16)
-    log = open(ARTIFACTS / f"jupyter-server-permissions-{role}.log", "w")
+    log = open(ARTIFACTS / f"jupyter-server-{home.name}.log", "w")
     proc = subprocess.Popen(
         [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--allow-root",
          "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
@@ -109,22 +106,34 @@ def lab_server(request, cluster_to_show, tmp_path_factory):
     while True:
         assert proc.poll() is None, f"jupyter lab exited; see {log.name}"
         try:
-            request_ = urllib.request.Request(f"{url}/dask-k8s/permissions", headers={"Authorization": f"token {token}"})
-            with urllib.request.urlopen(request_, timeout=5) as r:
+            request = urllib.request.Request(f"{url}/dask-k8s/permissions", headers={"Authorization": f"token {token}"})
+            with urllib.request.urlopen(request, timeout=5) as r:
                 if r.status == 200:
                     break
         except OSError:
             pass
         assert time.monotonic() < deadline, "jupyter lab did not answer /dask-k8s/permissions within 60 s"
         time.sleep(0.3)
-    yield {"url": url, "token": token, "root": root, "base_url": BASE_URL, "role": role}
-    os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+        yield {"url": url, "token": token, "root": root, "base_url": BASE_URL}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module", params=["without-delete", "full"])
+def lab_server(request, cluster_to_show, tmp_path_factory):
+    """JupyterLab whose server extension acts as USER with the role of this run (overrides the
+    session's admin server for this module's `lab` fixture)."""
+    role = request.param
+    home = tmp_path_factory.mktemp(f"lab-{role}")
+    with own_lab(home, NAMESPACE, _user_kubeconfig(role, home / "kubeconfig")) as server:
+        yield {**server, "role": role}
 
 
 def test_delete_is_disabled_with_the_reason_without_the_delete_verb(lab, lab_server, shot):

@@ -197,6 +197,11 @@ function ClusterItem({
           </>
         ) : null}
         <span title={cluster.created ?? ''}>{formatAge(cluster.created)}</span>
+        {cluster.stops_with_server ? (
+          <span data-testid="stops-with-server" title="Deleted when this Jupyter server stops">
+            stops with server
+          </span>
+        ) : null}
       </div>
       {cluster.adapt ? (
         <div className="dk8s-ClusterItem-adapt" data-testid="adapt">

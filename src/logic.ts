@@ -30,6 +30,8 @@ export interface ICluster {
   dashboard_url: string | null;
   scheduler_address: string | null;
   created: string | null;
+  /** Deleted when the Jupyter server that created it stops (an owner reference to its pod). */
+  stops_with_server?: boolean;
 }
 
 export interface IResources {

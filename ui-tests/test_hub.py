@@ -223,6 +223,11 @@ def test_two_users_see_only_their_own_clusters(hub, browser):
         references = "jsonpath={.metadata.ownerReferences[*].kind}/{.metadata.ownerReferences[*].name}"
         assert kubectl("get", "daskcluster", "alice-cluster", "-n", ns, "-o", references).stdout == "Pod/jupyter-alice"
         assert kubectl("get", "daskcluster", "alice-keep", "-n", ns, "-o", references).stdout == "/"
+        open_sidebar(lab)  # the sidebar says which will go
+        expect(card(lab, "alice-cluster", ns).get_by_test_id("stops-with-server")).to_have_text("stops with server")
+        expect(card(lab, "alice-keep", ns)).to_be_visible()
+        expect(card(lab, "alice-keep", ns).get_by_test_id("stops-with-server")).to_have_count(0)
+        shot("alice", "stops-with-server")
         lab.goto(f"{hub['url']}/hub/home")
         lab.locator("#stop").click()
         deadline = time.monotonic() + 120

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from jupyter_server.utils import url_path_join
 
-from dask_k8s_lab import versions
+from dask_k8s_lab import ownership, versions
 from dask_k8s_lab.resources import (
     COMPONENT_SCHEDULER,
     COMPONENT_WORKER,
@@ -242,6 +242,8 @@ def cluster_model(
         "dashboard_url": dashboard_url(base_url, namespace, name),
         "scheduler_address": status.get("schedulerAddress") or scheduler_address(namespace, name),
         "created": metadata.get("creationTimestamp"),
+        # an owner reference to a Jupyter server's pod: deleted when that server stops
+        "stops_with_server": ownership.tied_to_pod(cluster) is not None,
         # the images' Dask versions against this server's (the scheduler itself is never asked)
         "version_skew": versions.cluster_image_skew(cluster, group_models),
     }

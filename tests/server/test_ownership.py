@@ -230,6 +230,8 @@ class TestStopWithServer:
         assert ownership.tied_to_pod(fake.get("DaskCluster", "team-a", "tied")) == "jupyter-alice"
         assert ownership.tied_to_pod(fake.get("DaskCluster", "team-a", "kept")) is None
         assert ownership.tied_to_pod(fake.get("DaskCluster", "team-b", "other-ns")) is None
+        _, body = await api("GET", "clusters")  # what the sidebar shows
+        assert {c["name"]: c["stops_with_server"] for c in body["clusters"]} == {"tied": True, "kept": False, "other-ns": False}
 
     async def test_keep_must_be_a_boolean(self, api, fake):
         status, reply = await api("POST", "clusters", body={"name": "x", "keep": "yes"})

@@ -7,7 +7,7 @@ import pytest
 
 CLUSTER_KEYS = {
     "name", "namespace", "phase", "reason", "worker_groups", "workers_requested", "workers_ready",
-    "cores", "memory", "adapt", "dashboard_url", "scheduler_address", "created", "version_skew",
+    "cores", "memory", "adapt", "dashboard_url", "scheduler_address", "created", "version_skew", "stops_with_server",
 }
 
 

@@ -70,7 +70,8 @@ class NotRun(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         box = nodes.admonition(classes=["note", "not-run"])
         box += nodes.title(text="Not run by the docs tests")
-        box += nodes.paragraph(text=self.arguments[0].rstrip(".") + ".")
+        reason = self.arguments[0].rstrip(".")
+        box += nodes.paragraph(text=reason[:1].upper() + reason[1:] + ".")
         self.state.nested_parse(self.content, self.content_offset, box)
         return [box]
 

@@ -115,7 +115,7 @@ def console_steps(code: str) -> list[tuple[str, str]]:
             command, output = line[2:], []
             while command.endswith("\\") and i + 1 < len(lines):
                 i += 1
-                command = command[:-1] + "\n" + lines[i]
+                command += "\n" + lines[i]  # bash reads the backslash-newline as a continuation
         elif command is None:
             raise DocsError(f"console block: output before the first '$ ' command: {line!r}")
         else:

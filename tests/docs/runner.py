@@ -36,6 +36,7 @@ def run_pycon(code: str, name: str, line: int, namespace: dict) -> tuple[bool, s
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     with contextlib.redirect_stderr(report):
         result = runner.run(test, out=report.write, clear_globs=False)
+    namespace.update(test.globs)  # DocTest runs in a copy; later blocks see what this one defined
     return result.failed == 0, report.getvalue()
 
 

@@ -182,3 +182,21 @@ def test_every_docs_page_follows_the_block_conventions() -> None:
     assert found
     for page in found:
         extract(page)  # raises DocsError naming the page and line
+
+
+def test_console_commands_keep_their_continuation_lines() -> None:
+    from tests.docs.blocks import console_steps
+
+    steps = console_steps("$ helm template x \\\n    --set a=b | grep kind\nkind: Role\n$ echo hi\nhi\n")
+    assert steps == [("helm template x \\\n    --set a=b | grep kind", "kind: Role"), ("echo hi", "hi")]
+
+
+def test_runner_shares_one_namespace_between_python_and_pycon_blocks() -> None:
+    from tests.docs.runner import run_pycon, run_python
+
+    namespace: dict = {"__name__": "__main__"}
+    assert run_python("x = 20\n", "page.md", 1, namespace) == (True, "")
+    assert run_pycon(">>> y = x + 1\n>>> y\n21\n", "page.md", 5, namespace)[0]
+    assert run_python("print(y * 2)\n", "page.md", 9, namespace) == (True, "42\n")
+    ok, report = run_pycon(">>> y\n22\n", "page.md", 12, namespace)
+    assert not ok and "Expected:\n    22\nGot:\n    21" in report

@@ -30,6 +30,14 @@ fresh namespace, and prints one table:
 For every run: converged or not, seconds to converge, duplicate pods (more scheduler pods than
 one, or worker pods than replicas, at convergence) and orphan pods (pods of a cluster that no
 longer exists, 10 s after convergence).
+
+Measured once on the 2-core development machine (seconds include the operator pod's restart):
+20 operator kills (5 each of create/scale-up/scale-down/delete) and the scheduler kill all
+converged, 0 duplicate and 0 orphan pods, 0 of 200 keys lost on the 5 scale-downs; a 410 led to
+one list per watcher; reading a 1 GiB log grew the RSS by 0.7 MiB; after a proxy-played restart
+the informer and the operator cache saw a new cluster 2.7-2.9 s after the API answered again
+(0.18 s without a fault). Both real API server restarts tried were disturbed by another session
+starting the API server (and once recreating the cluster) as soon as it went down.
 """
 
 from __future__ import annotations

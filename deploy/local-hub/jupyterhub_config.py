@@ -54,6 +54,13 @@ c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = PASSWORD
 c.Authenticator.allowed_users = set(USERS)
 
+# A token for scripts (bench/hub_bench.py): start and stop servers, and use them.
+if os.environ.get("DK8S_HUB_SERVICE_TOKEN"):
+    c.JupyterHub.services = [{"name": "dk8s-script", "api_token": os.environ["DK8S_HUB_SERVICE_TOKEN"]}]
+    c.JupyterHub.load_roles = [
+        {"name": "dk8s-script", "scopes": ["servers", "read:users", "access:servers"], "services": ["dk8s-script"]}
+    ]
+
 # -- the users' servers -----------------------------------------------------------------------------
 c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
 c.KubeSpawner.namespace = NAMESPACE

@@ -226,7 +226,7 @@ def test_scheduler_spec_change_replaces_the_scheduler(kubectl):
         return pod and pod["metadata"]["uid"] != old_uid and pod
 
     pod = wait_until(replaced, 60, message="a new scheduler pod")
-    assert pod["spec"]["containers"][0]["env"] == [{"name": "NEW", "value": "1"}]
+    assert pod["spec"]["containers"][0]["env"][0] == {"name": "NEW", "value": "1"}
     wait_phase(kubectl, "resched")
     cluster = wait_ready_workers(kubectl, "daskcluster", "resched", 1)  # the worker reconnects
     assert cluster["status"]["workers"] == 1

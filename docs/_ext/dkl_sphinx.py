@@ -105,6 +105,8 @@ class Screenshot(SphinxDirective):
     has_content = True
 
     def run(self) -> list[nodes.Node]:
+        # not a file, so Sphinx re-reads this page on every build: a new test run's screenshots show
+        self.env.note_dependency(str(ARTIFACTS))
         matches = sorted(ARTIFACTS.glob(self.arguments[0])) if ARTIFACTS.exists() else []
         caption = " ".join(self.content).strip()
         if not matches:

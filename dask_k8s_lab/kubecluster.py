@@ -770,7 +770,7 @@ class KubeCluster(KubernetesCluster):
         endpoint = self.dashboard_endpoint
         if endpoint is None:
             return ""
-        return format_dashboard_link(endpoint.host, endpoint.port)
+        return ownership.hub_dashboard_link(self.namespace, self.name) or format_dashboard_link(endpoint.host, endpoint.port)
 
     @property
     def forwarded_dashboard_port(self) -> str | None:

@@ -107,3 +107,16 @@ def tied_to_pod(obj: Mapping[str, Any]) -> str | None:
         if reference.get("kind") == "Pod" and reference.get("apiVersion") == "v1":
             return reference.get("name")
     return None
+
+
+# -- links from a hub-spawned server ----------------------------------------------------------------
+
+
+def hub_dashboard_link(namespace: str, name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """Where a notebook in a hub-spawned server opens a cluster's dashboard: its own server's
+    dashboard proxy, behind the hub's prefix (the browser cannot reach a scheduler's address,
+    and that proxy keeps the user's credentials away from it). None outside JupyterHub."""
+    prefix = (os.environ if environ is None else environ).get("JUPYTERHUB_SERVICE_PREFIX")
+    if not prefix:
+        return None
+    return f"{prefix.rstrip('/')}/dask-k8s/dashboard/{namespace}/{name}/status"

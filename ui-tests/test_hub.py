@@ -212,10 +212,11 @@ def test_two_users_see_only_their_own_clusters(hub, browser):
         lab.keyboard.press("b")
         expect(cells).to_have_count(2)
         lab.keyboard.press("Enter")
-        lab.keyboard.type("import os; (client.submit(sum, [40, 2]).result(), os.environ['JUPYTERHUB_USER'])")
+        lab.keyboard.type("import os; (client.submit(sum, [40, 2]).result(), os.environ['JUPYTERHUB_USER'], cluster.dashboard_link)")
         lab.locator("#jp-MainMenu").get_by_text("Run", exact=True).click()
         lab.locator(".lm-Menu").get_by_text("Run All Cells", exact=True).click()
-        expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text("(42, 'alice')", timeout=180000)
+        link = f"/user/alice/dask-k8s/dashboard/{ns}/alice-cluster/status"  # through the hub, to the safe proxy
+        expect(cells.nth(1).locator(".jp-OutputArea-output")).to_contain_text(f"(42, 'alice', '{link}')", timeout=180000)
         shot("alice", "computed")
 
         # Her clusters stop with her server, except one she asked to keep; bob's are not hers.

@@ -237,3 +237,9 @@ class TestStopWithServer:
         status, reply = await api("POST", "clusters", body={"name": "x", "keep": "yes"})
         assert status == 422 and reply["field"] == "keep"
         assert fake.get("DaskCluster", "team-a", "x") is None
+
+
+def test_hub_dashboard_link_goes_through_the_users_server():
+    env = {"JUPYTERHUB_SERVICE_PREFIX": "/user/alice/"}
+    assert ownership.hub_dashboard_link("ns", "c", env) == "/user/alice/dask-k8s/dashboard/ns/c/status"
+    assert ownership.hub_dashboard_link("ns", "c", {}) is None

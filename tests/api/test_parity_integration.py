@@ -95,6 +95,26 @@ def test_scheduler_start_failure_uses_the_original_words(operated_namespace):
         KubeCluster(custom_cluster_spec=spec, namespace=operated_namespace, resource_timeout=60, quiet=True)
 
 
+def test_kubecluster_returns_once_the_scheduler_answers(operated_namespace):
+    """KubeCluster waits for the scheduler, not for the operator's Running: here the operator never
+    gets to Running (the scheduler's HTTP API, which it asks, is switched off), yet the scheduler
+    answers Dask comms and the cluster computes."""
+    ns = operated_namespace
+    name = unique("answers")
+    spec = make_cluster_spec(name, n_workers=1)
+    scheduler = spec["spec"]["scheduler"]["spec"]["containers"][0]
+    scheduler.setdefault("env", []).append(
+        {"name": "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES", "value": '["distributed.http.health"]'}
+    )
+    with KubeCluster(custom_cluster_spec=spec, namespace=ns, resource_timeout=120, quiet=True) as cluster:
+        (resource,) = kr8s.get("daskclusters.kubernetes.dask.org", name, namespace=ns)
+        assert resource.status.get("phase") != "Running", resource.status
+        assert cluster.comm_endpoint.mode == "cluster-ip"
+        cluster.wait_for_workers(1, timeout=120)
+        with Client(cluster) as client:
+            assert client.submit(lambda: "ok").result() == "ok"
+
+
 @pytest.fixture
 def chart_release(namespace):
     name = "parity"

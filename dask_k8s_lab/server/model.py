@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from jupyter_server.utils import url_path_join
 
 from dask_k8s_lab import ownership, versions
+from dask_k8s_lab.quota import quantity as parse_quantity
 from dask_k8s_lab.resources import (
     COMPONENT_SCHEDULER,
     COMPONENT_WORKER,
@@ -22,25 +22,6 @@ DASHBOARD_PORT = 8787
 
 IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
 CONFIG_ERROR_REASONS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
-
-_SUFFIXES = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][-+]?[0-9]+)?)([a-zA-Z]*)$")
-
-
-def parse_quantity(value) -> Decimal:
-    """A Kubernetes quantity ("500m", "2Gi", 4) as a number; 0 when it cannot be read."""
-    match = _QUANTITY.match(str(value).strip())
-    if not match or match.group(2) not in _SUFFIXES:
-        return Decimal(0)
-    try:
-        return Decimal(match.group(1)) * Decimal(_SUFFIXES[match.group(2)])
-    except InvalidOperation:
-        return Decimal(0)
-
 
 def short_group_name(cluster_name: str, group_name: str) -> str:
     """``simple-highmem`` of cluster ``simple`` is shown as ``highmem``."""

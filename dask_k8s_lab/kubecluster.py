@@ -359,12 +359,11 @@ class KubeCluster(KubernetesCluster):
                     f"DaskCluster {self.name!r} disappeared from namespace {self.namespace!r} while starting"
                 )
             phase = (cluster.get("status") or {}).get("phase")
-            if phase == "Running":
+            if phase != "Running":
+                await self._check_scheduler_failed(pods)
+            if phase == "Running" or (phase not in (None, "Error") and await self._scheduler_reachable(scheduler)):
                 if refreshed_at < now - _POLL_STARTING:  # the display ends on what is true now
                     await self._refresh_components()
-                return
-            await self._check_scheduler_failed(pods)
-            if phase not in (None, "Error") and await self._scheduler_reachable(scheduler):
                 return
             # The operator retries after an Error (e.g. a failed API call), so only an Error that
             # lasts is final.

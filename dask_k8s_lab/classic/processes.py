@@ -218,8 +218,11 @@ class SchedulerPod(ProcessInterface):
                 await asyncio.sleep(POLL)
         nodes = await networking.list_node_addresses(api) if self.service_type == "NodePort" else ()
         await service.refresh()
+        if self.service_type == "LoadBalancer":
+            await self._wait_for_ingress(service)
         comm, dashboard = await networking.connect_scheduler(
-            service, port_forward_cluster_ip=False, direct_timeout=1.0, nodes=nodes)
+            # a ready scheduler answers at once; the margin is for a loaded node's Service proxy
+            service, port_forward_cluster_ip=False, direct_timeout=3.0, nodes=nodes)
         self._endpoints = [e for e in (comm, dashboard) if e is not None]
         self.dashboard = dashboard
         self.address = comm.address
@@ -230,6 +233,19 @@ class SchedulerPod(ProcessInterface):
                                                 f"cluster {ctx.name!r}")
         finally:
             await comm_rpc.close_rpc()
+
+    async def _wait_for_ingress(self, service: Service) -> None:
+        """A LoadBalancer gets its address some time after the Service exists; connecting
+        before that would quietly fall back to a port-forward."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.wait_timeout or 60)
+        while not ((service.raw.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+            if loop.time() > deadline:
+                logger.warning("LoadBalancer %s got no address within %gs; trying other routes",
+                               service.name, self.wait_timeout or 60)
+                return
+            await asyncio.sleep(POLL)
+            await service.refresh()
 
     async def close(self) -> None:
         if self._renewal is not None:

@@ -80,7 +80,7 @@ def run_pod(ns: str, name: str, service_account: str, script: str, timeout: floa
             "spec": {
                 "serviceAccountName": service_account,
                 "restartPolicy": "Never",
-                "containers": [{"name": "client", "image": "ghcr.io/dask/dask:latest", "command": ["python", "-c", script]}],
+                "containers": [{"name": "client", "image": "jupyter/base-notebook:latest", "command": ["python", "-c", script]}],
             },
         }
     )

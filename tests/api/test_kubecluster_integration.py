@@ -11,6 +11,7 @@ import pytest
 from distributed import Client
 
 from dask_k8s_lab import KubeCluster, SchedulerStartupError, make_cluster_spec, make_worker_spec
+from tests.fixtures.kube import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -220,7 +221,9 @@ def test_node_port_jupyter_repr_and_discovery(operated_namespace):
     ns = operated_namespace
     name = unique("np")
     with KubeCluster(
-        name=name, namespace=ns, n_workers=1, scheduler_service_type="NodePort", jupyter=True, quiet=True
+        name=name, namespace=ns, n_workers=1, scheduler_service_type="NodePort", jupyter=True, quiet=True,
+        # --jupyter needs jupyterlab in the scheduler's image: the notebook flavour has it
+        image="ghcr.io/dask/dask-notebook:latest",
     ) as cluster:
         assert cluster.comm_endpoint.mode == "node-port"
         assert cluster.jupyter
@@ -228,6 +231,10 @@ def test_node_port_jupyter_repr_and_discovery(operated_namespace):
             assert response.status == 200
         with urllib.request.urlopen(cluster.jupyter_link, timeout=20) as response:
             assert response.status == 200 and "/jupyter/lab" in response.url
+        # KubeCluster returns once its scheduler answers, which may be before the operator
+        # reports Running; the repr follows the cluster's state as it is refreshed.
+        wait_until(lambda: "Running" in cluster._repr_html_(), timeout=120,
+                   message="the HTML repr to show the cluster Running")
         html = cluster._repr_html_()
         assert "dask-k8s-lab-components" in html and "Running" in html and name in html
         assert {c.component for c in cluster.components} >= {"DaskCluster", "Scheduler", "Service", "Workers"}

@@ -13,7 +13,7 @@ import pytest
 from local_k8s import cluster, network, nodes
 from tests.fixtures.kube import Kubectl
 
-pytestmark = [pytest.mark.integration, pytest.mark.last(1)]  # after every other `last` test
+pytestmark = [pytest.mark.integration, pytest.mark.last(9)]  # after every other `last` test
 
 
 def test_down_leaves_nothing_behind(kube: cluster.LocalCluster) -> None:

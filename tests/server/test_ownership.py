@@ -76,8 +76,11 @@ def owned(name: str, user: str | None, namespace: str = "team-a") -> dict:
 
 
 @pytest.fixture
-def others(fake):
-    """bob's cluster (with a worker group and a pod) and one nobody owns, made elsewhere."""
+async def others(fake):
+    """bob's cluster (with a worker group and a pod) and one nobody owns, made elsewhere.
+
+    Async so it runs in the server's event loop: a Running cluster makes the service start a
+    scheduler query task."""
     fake.put("DaskCluster", owned("bobs", "bob"))
     fake.put(
         "DaskWorkerGroup",

@@ -18,6 +18,7 @@ from dask_k8s_operator import handlers, kube, reconcile, store
 from dask_k8s_operator.workqueue import WorkQueue
 from tests.fixtures.apiproxy import api_proxy
 from tests.operator.helpers import small_cluster
+from tests.fixtures import waiting
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300), pytest.mark.usefixtures("dask_operator")]
 
@@ -25,20 +26,9 @@ TIMEOUTS = watching.Timeouts(request=2.0, watch=3.0)
 BOUND = 60.0  # a wait that proves "it did not hang"; timings go to bench/faults.py
 
 
-async def until(predicate, what: str, bound: float = BOUND):
-    async def poll():
-        while True:
-            value = predicate()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return value
-            await asyncio.sleep(0.1)
 
-    try:
-        return await asyncio.wait_for(poll(), bound)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"never saw: {what}") from None
+async def until(predicate, what: str, bound: float = BOUND):
+    return await waiting.until(predicate, what, bound)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from kr8s.asyncio.objects import Pod
 from dask_k8s_lab.server.config import DaskK8sLab
 from dask_k8s_lab.server.kube import Kr8sBackend
 from tests.fixtures.apiproxy import api_proxy
+from tests.fixtures import waiting
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -26,20 +27,9 @@ def rss_bytes() -> int:
     raise AssertionError("no VmRSS")
 
 
-async def until(predicate, what: str, bound: float = BOUND, interval: float = 0.2):
-    async def poll():
-        while True:
-            value = predicate()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return value
-            await asyncio.sleep(interval)
 
-    try:
-        return await asyncio.wait_for(poll(), bound)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"never saw: {what}") from None
+async def until(predicate, what: str, bound: float = BOUND, interval: float = 0.2):
+    return await waiting.until(predicate, what, bound, interval)
 
 
 def chatty_pod(name: str, mib: int) -> dict:

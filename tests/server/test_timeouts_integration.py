@@ -9,6 +9,7 @@ import pytest
 from dask_k8s_lab import specs
 from dask_k8s_lab.resources import DaskCluster
 from tests.fixtures.apiproxy import api_proxy, kubeconfig_for, silent_listener
+from tests.fixtures import waiting
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -25,21 +26,9 @@ def server_config(kubeconfig: str, namespace: str) -> dict:
     }
 
 
-async def until(predicate, what: str, bound: float = BOUND):
-    """Poll a predicate (sync or async) until it holds: a wait on state, bounded so a hang fails."""
-    async def poll():
-        while True:
-            value = predicate()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return value
-            await asyncio.sleep(0.1)
 
-    try:
-        return await asyncio.wait_for(poll(), bound)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"never saw: {what}") from None
+async def until(predicate, what: str, bound: float = BOUND):
+    return await waiting.until(predicate, what, bound)
 
 
 class TestSilentEndpoint:

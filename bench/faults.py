@@ -64,8 +64,8 @@ from kr8s.asyncio.objects import Namespace, Pod, Service
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dask_k8s_lab import watching  # noqa: E402
-from dask_k8s_lab.resources import LABEL_CLUSTER, LABEL_COMPONENT, DaskCluster  # noqa: E402
+from dask_k8s_common import watching  # noqa: E402
+from dask_k8s_common.resources import LABEL_CLUSTER, LABEL_COMPONENT, DaskCluster  # noqa: E402
 
 MANIFEST = ROOT / "tests" / "operator" / "manifests" / "cluster.yaml"
 OPERATOR_NAMESPACE = "dask-operator"

@@ -38,7 +38,7 @@ from kr8s.asyncio.objects import Namespace, Pod
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dask_k8s_lab.resources import DaskCluster  # noqa: E402
+from dask_k8s_common.resources import DaskCluster  # noqa: E402
 from local_k8s.cluster import LocalCluster  # noqa: E402
 
 MANIFEST = Path(__file__).resolve().parents[1] / "tests" / "operator" / "manifests" / "cluster.yaml"

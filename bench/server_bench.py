@@ -82,7 +82,7 @@ async def uncached_lists(n: int) -> list[float] | None:
     import kr8s.asyncio
     from kr8s.asyncio.objects import Pod
 
-    from dask_k8s_lab.resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
+    from dask_k8s_common.resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
 
     try:
         api = await kr8s.asyncio.api()

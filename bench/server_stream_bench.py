@@ -85,7 +85,7 @@ async def main() -> None:
     from tornado.websocket import websocket_connect
 
     from dask_k8s_lab import make_cluster_spec
-    from dask_k8s_lab.resources import DaskCluster, DaskWorkerGroup
+    from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 
     api = await kr8s.asyncio.api()
     namespace = f"bench-stream-{uuid.uuid4().hex[:6]}"

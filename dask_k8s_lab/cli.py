@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import click
+import contextlib
 
-from local_k8s.cli import local_k8s
+import click
 
 
 @click.group()
@@ -13,7 +13,12 @@ def main() -> None:
     """Dask on Kubernetes from JupyterLab."""
 
 
-main.add_command(local_k8s)
+# The local Kubernetes is a development tool of its own distribution (local-k8s/); its commands
+# join this one when it is installed, as ./dev does.
+with contextlib.suppress(ImportError):
+    from local_k8s.cli import local_k8s
+
+    main.add_command(local_k8s)
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from .auth import current_namespace, resolve_api
-from .resources import DaskCluster
+from dask_k8s_common.resources import DaskCluster
 
 
 async def discover(namespace: str | None = None) -> AsyncIterator[tuple[str, type]]:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import kr8s
 from kr8s.asyncio.objects import APIObject, Pod
 
-from .resources import API_VERSION, GROUP
+from dask_k8s_common.resources import API_VERSION, GROUP
 
 T = TypeVar("T", bound=APIObject)
 

@@ -42,7 +42,7 @@ from .progress import (
     stuck_reasons,
     summarize,
 )
-from .resources import (
+from dask_k8s_common.resources import (
     LABEL_CLUSTER,
     LABEL_COMPONENT,
     DaskAutoscaler,

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .resources import ANNOTATION_OWNER, LABEL_OWNER
+from dask_k8s_common.resources import ANNOTATION_OWNER, LABEL_OWNER
 
 HUB_USER_ENV = "JUPYTERHUB_USER"
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .resources import GROUP
+from dask_k8s_common.resources import GROUP
 
 AUTHORIZATION_VERSION = "authorization.k8s.io/v1"
 #: How long an answer is reused (RBAC changes show in the sidebar within this time).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .resources import GROUP
+from dask_k8s_common.resources import GROUP
 
 DASKCLUSTER_COUNT = f"count/daskclusters.{GROUP}"
 DASKWORKERGROUP_COUNT = f"count/daskworkergroups.{GROUP}"

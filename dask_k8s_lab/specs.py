@@ -10,7 +10,7 @@ import copy
 from typing import Any
 
 from . import config
-from .resources import API_VERSION, LABEL_CLUSTER, LABEL_COMPONENT, LABEL_WORKER_GROUP
+from dask_k8s_common.resources import API_VERSION, LABEL_CLUSTER, LABEL_COMPONENT, LABEL_WORKER_GROUP
 from .validation import (
     normalize_command,
     normalize_env,

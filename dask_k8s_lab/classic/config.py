@@ -13,7 +13,7 @@ from typing import Any
 import dask.config
 
 from .. import config as _registered  # noqa: F401  (registers the kubernetes.* defaults)
-from .. import legacy_commands
+from dask_k8s_common import legacy_commands
 from ..validation import ValidationError, validate_namespace
 from . import manifests
 from .templates import AFFINITY_MODES, clean_pod_template, format_name, load_pod_template

@@ -30,7 +30,7 @@ from kr8s.asyncio.objects import Job, Pod, PodDisruptionBudget, Service
 from .. import networking
 from ..auth import ClusterAuth, current_namespace
 from ..kube import pod_log_tail
-from ..resources import COMPONENT_SCHEDULER, COMPONENT_WORKER
+from dask_k8s_common.resources import COMPONENT_SCHEDULER, COMPONENT_WORKER
 from . import manifests
 from .templates import format_name
 

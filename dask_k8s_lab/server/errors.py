@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tornado.web import HTTPError
 
-from dask_k8s_lab.watching import is_timeout
+from dask_k8s_common.watching import is_timeout
 
 
 class ApiError(HTTPError):

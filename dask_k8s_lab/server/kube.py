@@ -10,8 +10,8 @@ import kr8s.asyncio
 from kr8s.asyncio.objects import Event, Pod, Service
 from kr8s.asyncio.portforward import PortForward
 
-from dask_k8s_lab import watching
-from dask_k8s_lab.resources import (
+from dask_k8s_common import watching
+from dask_k8s_common.resources import (
     LABEL_CLUSTER,
     DaskAutoscaler,
     DaskCluster,

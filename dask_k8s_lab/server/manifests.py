@@ -7,7 +7,7 @@ import secrets
 import string
 
 from dask_k8s_lab import specs
-from dask_k8s_lab.resources import API_VERSION, LABEL_CLUSTER
+from dask_k8s_common.resources import API_VERSION, LABEL_CLUSTER
 
 from .model import worker_container
 from .requests import CreateRequest, WorkerGroupRequest

@@ -8,7 +8,7 @@ from jupyter_server.utils import url_path_join
 
 from dask_k8s_lab import ownership, versions
 from dask_k8s_lab.quota import quantity as parse_quantity
-from dask_k8s_lab.resources import (
+from dask_k8s_common.resources import (
     COMPONENT_SCHEDULER,
     COMPONENT_WORKER,
     LABEL_COMPONENT,

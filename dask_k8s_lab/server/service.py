@@ -13,8 +13,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from dask_k8s_lab import ownership, watching
-from dask_k8s_lab.resources import (
+from dask_k8s_common import watching
+from dask_k8s_lab import ownership
+from dask_k8s_common.resources import (
     COMPONENT_SCHEDULER,
     LABEL_COMPONENT,
     default_worker_group_name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from dask_k8s_lab.resources import LABEL_CLUSTER
+from dask_k8s_common.resources import LABEL_CLUSTER
 
 from .model import cluster_model
 

@@ -19,8 +19,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from dask_k8s_lab import legacy_commands
-from dask_k8s_lab.resources import (
+from dask_k8s_common import legacy_commands
+from dask_k8s_common.resources import (
     API_VERSION,
     COMPONENT_JOB_RUNNER,
     COMPONENT_SCHEDULER,

@@ -21,7 +21,7 @@ import kopf
 import kr8s
 from kr8s.asyncio.objects import Pod, Service
 
-from dask_k8s_lab.resources import (
+from dask_k8s_common.resources import (
     COMPONENT_JOB_RUNNER,
     COMPONENT_SCHEDULER,
     COMPONENT_WORKER,

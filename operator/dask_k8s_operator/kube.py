@@ -12,7 +12,7 @@ import kr8s.asyncio
 from kr8s import NotFoundError, ServerError
 from kr8s.asyncio.objects import APIObject, Pod
 
-from dask_k8s_lab import watching
+from dask_k8s_common import watching
 
 from . import store
 

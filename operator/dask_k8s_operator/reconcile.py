@@ -18,8 +18,8 @@ from typing import Any
 from kr8s import ServerError
 from kr8s.asyncio.objects import Pod, Service
 
-from dask_k8s_lab import legacy_commands
-from dask_k8s_lab.resources import (
+from dask_k8s_common import legacy_commands
+from dask_k8s_common.resources import (
     LABEL_CLUSTER,
     LABEL_COMPONENT,
     LABEL_WORKER_GROUP,

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-from dask_k8s_lab import watching
+from dask_k8s_common import watching
 
 logger = logging.getLogger(__name__)
 

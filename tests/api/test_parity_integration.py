@@ -17,7 +17,7 @@ import pytest
 from distributed import Client
 
 from dask_k8s_lab import HelmCluster, KubeCluster, SchedulerStartupError, make_cluster_spec
-from dask_k8s_lab.resources import (
+from dask_k8s_common.resources import (
     LABEL_CLUSTER,
     LABEL_COMPONENT,
     DaskCluster,

@@ -7,7 +7,7 @@ import pytest
 
 from dask_k8s_lab import KubeCluster
 from dask_k8s_lab.auth import KubeConfig
-from dask_k8s_lab.resources import DaskCluster
+from dask_k8s_common.resources import DaskCluster
 from tests.fixtures.identities import deploy_client_rules, service_account_kubeconfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]

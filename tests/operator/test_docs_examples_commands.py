@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from dask_k8s_lab import legacy_commands
+from dask_k8s_common import legacy_commands
 from dask_k8s_operator import builders
 from tests.operator.helpers import manifest
 

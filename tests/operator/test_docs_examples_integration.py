@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from dask_k8s_lab import legacy_commands
+from dask_k8s_common import legacy_commands
 from tests.fixtures.kube import wait_until
 from tests.operator.helpers import (
     dask_client,

@@ -9,7 +9,7 @@ import asyncio
 import kr8s
 import pytest
 
-from dask_k8s_lab.resources import DaskJob
+from dask_k8s_common.resources import DaskJob
 from tests.fixtures.kube import wait_until
 from tests.operator.helpers import apply, event_reasons, get
 from tests.operator.test_job_autoscaler_integration import job_manifest, job_status

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dask_k8s_lab.resources import DaskCluster, DaskWorkerGroup
+from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 from dask_k8s_operator import builders, events, kube, reconcile, scheduler_api
 
 MANIFESTS = Path(__file__).parent / "manifests"

@@ -12,8 +12,8 @@ import kr8s.asyncio
 import pytest
 from kr8s.asyncio.objects import Pod
 
-from dask_k8s_lab import watching
-from dask_k8s_lab.resources import LABEL_CLUSTER, DaskCluster
+from dask_k8s_common import watching
+from dask_k8s_common.resources import LABEL_CLUSTER, DaskCluster
 from dask_k8s_operator import handlers, kube, reconcile, store
 from dask_k8s_operator.workqueue import WorkQueue
 from tests.fixtures.apiproxy import api_proxy

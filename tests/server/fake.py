@@ -12,7 +12,7 @@ import itertools
 import uuid
 from datetime import datetime, timezone
 
-from dask_k8s_lab.resources import LABEL_CLUSTER, LABEL_COMPONENT, LABEL_WORKER_GROUP
+from dask_k8s_common.resources import LABEL_CLUSTER, LABEL_COMPONENT, LABEL_WORKER_GROUP
 
 KINDS = ("DaskCluster", "DaskWorkerGroup", "DaskAutoscaler", "Pod")
 PLURALS = {

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from kr8s.asyncio.objects import Role, RoleBinding, ServiceAccount
 
-from dask_k8s_lab.resources import DaskCluster, DaskWorkerGroup
+from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

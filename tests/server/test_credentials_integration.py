@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from dask_k8s_lab import specs
-from dask_k8s_lab.resources import DaskCluster
+from dask_k8s_common.resources import DaskCluster
 from local_k8s import pki
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

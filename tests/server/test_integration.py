@@ -13,7 +13,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from dask_k8s_lab import specs
-from dask_k8s_lab.resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
+from dask_k8s_common.resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 

@@ -10,7 +10,7 @@ import pytest
 from kr8s.asyncio.objects import Namespace
 
 from dask_k8s_lab import specs
-from dask_k8s_lab.resources import DaskCluster
+from dask_k8s_common.resources import DaskCluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

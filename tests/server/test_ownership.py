@@ -10,7 +10,7 @@ import json
 import pytest
 
 from dask_k8s_lab import ownership
-from dask_k8s_lab.resources import ANNOTATION_OWNER, LABEL_OWNER
+from dask_k8s_common.resources import ANNOTATION_OWNER, LABEL_OWNER
 
 from .test_rest import kubectl_cluster
 

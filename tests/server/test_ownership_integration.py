@@ -11,7 +11,7 @@ import time
 import pytest
 
 from dask_k8s_lab.ownership import label_value
-from dask_k8s_lab.resources import ANNOTATION_OWNER, LABEL_OWNER, DaskCluster
+from dask_k8s_common.resources import ANNOTATION_OWNER, LABEL_OWNER, DaskCluster
 from dask_k8s_lab.server.config import DaskK8sLab
 from dask_k8s_lab.server.errors import ApiError
 from dask_k8s_lab.server.kube import Kr8sBackend

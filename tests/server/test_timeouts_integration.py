@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 from dask_k8s_lab import specs
-from dask_k8s_lab.resources import DaskCluster
+from dask_k8s_common.resources import DaskCluster
 from tests.fixtures.apiproxy import api_proxy, kubeconfig_for, silent_listener
 from tests.fixtures import waiting
 

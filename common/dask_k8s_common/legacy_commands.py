@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .contract import ANNOTATION_REWRITTEN_COMMAND
+
 # old console script -> the equivalent `dask` subcommand
 LEGACY_COMMANDS: dict[str, tuple[str, ...]] = {
     "dask-scheduler": ("scheduler",),
@@ -29,7 +31,7 @@ LEGACY_COMMANDS: dict[str, tuple[str, ...]] = {
     "dask-cuda-worker": ("cuda", "worker"),
     "dask-cuda-config": ("cuda", "config"),
 }
-ANNOTATION = "kubernetes.dask.org/rewritten-command"
+ANNOTATION = ANNOTATION_REWRITTEN_COMMAND
 REASON = "LegacyCommandRewritten"
 WHY = ("distributed 2026.6 removed the dask-scheduler/dask-worker console scripts; "
        "'dask <command>' runs the same program (distributed >= 2022.10). Write it that way "

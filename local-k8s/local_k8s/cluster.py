@@ -32,7 +32,6 @@ CLOUD_CONTROLLERS = ["cloud-node-lifecycle-controller", "service-lb-controller",
 CONTROLLERS = ["*", *(f"-{c}" for c in CLOUD_CONTROLLERS)]
 # Started in this order, stopped in reverse.
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "node-agent"]
-CRD_DIR = Path(__file__).resolve().parent.parent / "operator" / "crds"
 
 
 class LocalCluster:
@@ -288,7 +287,9 @@ class LocalCluster:
     def _apply_crds(self) -> None:
         # Before the controller manager starts: its garbage collector only learns of kinds
         # through discovery, so CRDs installed first get cascading deletion from the start.
-        crds = sorted(CRD_DIR.glob("*.yaml")) if CRD_DIR.is_dir() else []
+        from dask_k8s_operator import install  # imported late to keep `down` light
+
+        crds = install.crd_files()
         if not crds:
             return
         self._kubectl("apply", "--server-side", *[f"--filename={c}" for c in crds])
@@ -407,7 +408,7 @@ class LocalCluster:
             self.console.print(f"  {image}: {seconds:.1f} s")
 
     def _install_operator(self) -> None:
-        from dask_k8s_operator import install  # same distribution; imported late to keep `down` light
+        from dask_k8s_operator import install  # imported late to keep `down` light
 
         install.install({**os.environ, **self.env()})
 

@@ -7,7 +7,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KUBE_VERSION = "1.35.4"
+from dask_k8s_common import contract
+
+KUBE_VERSION = contract.KUBERNETES_VERSION
 ETCD_VERSION = "3.6.5"
 HELM_VERSION = "3.22.0"
 

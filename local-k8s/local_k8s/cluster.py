@@ -9,10 +9,8 @@ import fcntl
 import hashlib
 import json
 import os
-import signal
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,21 +18,15 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from . import binaries, network, nodes, pki, settings
+from . import binaries, components, network, nodes, pki, processes, settings
+from .nodecontrol import NodeControl
+from .processes import alive, kill_group, processes_naming
 
-# The controller-manager's default set ("*"), as on any cluster, less the three controllers that
-# only act through a cloud provider's API: cloud-node-lifecycle (asks the cloud whether a NotReady
-# node's machine still exists), service-lb (provisions cloud load balancers for LoadBalancer
-# Services) and node-route (programs cloud routes for pod CIDRs). There is no cloud here: the
-# node agent gives LoadBalancer Services their ClusterIP as ingress, and the pod bridge needs no
-# routes. Without --cloud-provider they would only log that they are skipped; naming them says why.
-CLOUD_CONTROLLERS = ["cloud-node-lifecycle-controller", "service-lb-controller", "node-route-controller"]
-CONTROLLERS = ["*", *(f"-{c}" for c in CLOUD_CONTROLLERS)]
 # Started in this order, stopped in reverse.
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager", "node-agent"]
 
 
-class LocalCluster:
+class LocalCluster(NodeControl):
     """One local Kubernetes, identified by its state folder."""
 
     def __init__(self, state_dir: Path | str | None = None, console: Console | None = None) -> None:
@@ -89,7 +81,7 @@ class LocalCluster:
         return [*COMPONENTS, *extra]
 
     def running_components(self) -> dict[str, bool]:
-        return {c: _alive(self._pid(c)) for c in self._components()}
+        return {c: alive(self._pid(c)) for c in self._components()}
 
     def is_up(self) -> bool:
         """The control plane and the first node (which also schedules and proxies) run; a
@@ -215,33 +207,15 @@ class LocalCluster:
         pki.write_kubeconfig(self.layout.kubeconfig, self.layout.api_url, self.layout.pki / "ca.crt", token)
 
     def _spawn(self, component: str, cmd: list[str]) -> subprocess.Popen:
-        log = (self.layout.logs / f"{component}.log").open("ab")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=self.layout.root)
-        (self.layout.pids / f"{component}.pid").write_text(str(proc.pid))
-        return proc
+        return processes.spawn(cmd, self.layout.logs / f"{component}.log",
+                               self.layout.pids / f"{component}.pid", self.layout.root)
 
     def _wait(self, what: str, check: Callable[[], bool], proc: subprocess.Popen, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if proc.poll() is not None:
-                raise RuntimeError(f"{what} exited with code {proc.returncode}; see "
-                                   f"{self.layout.logs / (what + '.log')}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{what} not ready after {timeout:.0f} s; see {self.layout.logs}")
-            time.sleep(0.2)
+        processes.wait_until(what, check, proc, timeout, self.layout.logs)
 
     def _start_etcd(self, timeout: float) -> None:
-        p = self.layout.ports
-        client = f"http://127.0.0.1:{p.etcd_client}"
-        proc = self._spawn("etcd", [
-            str(binaries.binary("etcd")), "--name", "local", "--data-dir", str(self.layout.etcd_data),
-            "--listen-client-urls", client, "--advertise-client-urls", client,
-            "--listen-peer-urls", f"http://127.0.0.1:{p.etcd_peer}",
-            "--initial-advertise-peer-urls", f"http://127.0.0.1:{p.etcd_peer}",
-            "--initial-cluster", f"local=http://127.0.0.1:{p.etcd_peer}",
-            "--unsafe-no-fsync", "--log-level", "warn",
-        ])
+        client = components.etcd_client_url(self.layout)
+        proc = self._spawn("etcd", components.etcd(self.layout))
 
         def healthy() -> bool:
             try:
@@ -252,29 +226,7 @@ class LocalCluster:
         self._wait("etcd", healthy, proc, timeout)
 
     def _start_apiserver(self, timeout: float) -> None:
-        pki_dir, p = self.layout.pki, self.layout.ports
-        proc = self._spawn("kube-apiserver", [
-            str(binaries.binary("kube-apiserver")),
-            f"--etcd-servers=http://127.0.0.1:{p.etcd_client}",
-            f"--bind-address={settings.NODE_IP}", f"--secure-port={p.apiserver}",
-            f"--advertise-address={settings.NODE_IP}",
-            f"--tls-cert-file={pki_dir / 'apiserver.crt'}", f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
-            f"--client-ca-file={pki_dir / 'ca.crt'}",
-            f"--token-auth-file={pki_dir / 'tokens.csv'}",
-            "--authorization-mode=Node,RBAC",
-            f"--service-cluster-ip-range={settings.SERVICE_CIDR}",
-            f"--service-account-issuer=https://kubernetes.default.svc.{settings.CLUSTER_DOMAIN}",
-            f"--service-account-key-file={pki_dir / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
-            "--allow-privileged=true",
-            "--kubelet-preferred-address-types=InternalIP",
-            # Pods tolerate a NotReady/unreachable node this long before the node lifecycle
-            # controller evicts them (300 s on a default cluster; short here, see settings).
-            f"--default-not-ready-toleration-seconds={settings.NODE_LOSS_TOLERATION_SECONDS}",
-            f"--default-unreachable-toleration-seconds={settings.NODE_LOSS_TOLERATION_SECONDS}",
-            "--enable-priority-and-fairness=false",
-            "--profiling=false", "--v=1",
-        ])
+        proc = self._spawn("kube-apiserver", components.apiserver(self.layout))
         self._wait("kube-apiserver", self._api_ready, proc, timeout)
 
     def _kubectl(self, *args: str, stdin: str | None = None) -> str:
@@ -306,96 +258,12 @@ class LocalCluster:
                 time.sleep(0.5)
 
     def _start_controller_manager(self) -> None:
-        pki_dir = self.layout.pki
-        self._spawn("kube-controller-manager", [
-            str(binaries.binary("kube-controller-manager")),
-            f"--kubeconfig={self.layout.kubeconfig}",
-            "--leader-elect=false", "--secure-port=0",
-            f"--service-account-private-key-file={pki_dir / 'sa.key'}",
-            f"--root-ca-file={pki_dir / 'ca.crt'}",
-            # CertificateSigningRequests are signed with the cluster CA, as kubeadm sets it up.
-            f"--cluster-signing-cert-file={pki_dir / 'ca.crt'}",
-            f"--cluster-signing-key-file={pki_dir / 'ca.key'}",
-            f"--controllers={','.join(CONTROLLERS)}",
-            f"--node-monitor-grace-period={settings.NODE_MONITOR_GRACE_SECONDS}s",
-            "--concurrent-gc-syncs=5", "--v=1",
-        ])
+        self._spawn("kube-controller-manager", components.controller_manager(self.layout))
 
     def _start_agent(self, node: nodes.NodeConfig, timeout: float) -> None:
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        proc = self._spawn(node.component, [sys.executable, "-m", "local_k8s.agent",
-                                            "--state-dir", str(self.layout.root), "--node", node.name])
+        proc = self._spawn(node.component, components.agent(self.layout, node))
         self._wait(node.component, lambda: self._node_ready(node.name, since), proc, timeout)
-
-    # ---- nodes ---------------------------------------------------------------------------
-
-    def add_node(self, name: str | None = None, *, zone: str | None = None, labels: dict[str, str] | None = None,
-                 taints: list[dict[str, str]] | None = None, timeout: float = 60) -> nodes.NodeConfig:
-        """Register one more node (its own agent) with the running cluster."""
-        known = self.nodes()
-        index = nodes.free_index(known)
-        node = nodes.new_node(index, name, zone, labels, taints)
-        if any(n.name == node.name for n in known):
-            raise ValueError(f"node {node.name} exists already")
-        nodes.save(self.layout.nodes_file, [*known, node])
-        self._start_agent(node, timeout)
-        return node
-
-    def _node(self, name: str) -> nodes.NodeConfig:
-        node = next((n for n in self.nodes() if n.name == name), None)
-        if node is None:
-            raise ValueError(f"no node {name}; the nodes are {', '.join(n.name for n in self.nodes())}")
-        return node
-
-    def stop_node(self, name: str) -> list[str]:
-        """The node's machine goes away: its agent and its pods' processes are killed, their
-        network namespaces removed. The API server is not told: the Node turns NotReady once
-        its Lease expires, and the node lifecycle controller evicts its pods (see settings)."""
-        node = self._node(name)
-        if node.runs_cluster_services:
-            raise ValueError(f"{name} also runs the cluster's scheduler and service proxy; stop another node")
-        stopped = []
-        pid = self._pid(node.component)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-            stopped.append(f"{node.component} (pid {pid})")
-        with self._http() as http:
-            pods = http.get("/api/v1/pods", params={"fieldSelector": f"spec.nodeName={name}"}).json()["items"]
-        on_node = {network.netns_name(p["metadata"]["uid"]) for p in pods}
-        for ns in set(network.list_pod_netns()) & on_node:
-            out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
-            for proc in map(int, out.split()):
-                _kill_group(proc, grace=0)
-            network.delete_netns(ns)
-            stopped.append(f"netns {ns}")
-        return stopped
-
-    def restart_agent(self, name: str, timeout: float = 60) -> None:
-        """Kill the node's agent hard (SIGKILL, as a crash would) and start it again: it adopts
-        the pods that are still running, from the state it keeps on disk."""
-        node = self._node(name)
-        pid = self._pid(node.component)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-        self._start_agent(node, timeout)
-
-    def start_node(self, name: str, timeout: float = 60) -> None:
-        node = self._node(name)
-        if not _alive(self._pid(node.component)):
-            self._start_agent(node, timeout)
-
-    def remove_node(self, name: str) -> None:
-        """Stop the node and delete it from the API (its pods are then garbage-collected)."""
-        node = self._node(name)
-        self.stop_node(name)
-        with self._http() as http:
-            http.delete(f"/api/v1/nodes/{name}")
-            http.delete(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
-        nodes.save(self.layout.nodes_file, [n for n in self.nodes() if n.name != node.name])
-        (self.layout.pids / f"{node.component}.pid").unlink(missing_ok=True)
 
     def _prepull(self, image: str) -> None:
         """Pull the default Dask image once at start, so the first cluster does not wait for it
@@ -418,19 +286,19 @@ class LocalCluster:
         stopped = []
         for component in reversed(self._components()):
             pid = self._pid(component)
-            if _alive(pid):
-                _kill_group(pid, grace=10 if component.startswith("node-agent") else 5)
+            if alive(pid):
+                kill_group(pid, grace=10 if component.startswith("node-agent") else 5)
                 stopped.append(f"{component} (pid {pid})")
         # Anything still running inside a pod namespace (e.g. the agent was killed hard).
         for ns in network.list_pod_netns():
             out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
             for pid in map(int, out.split()):
-                _kill_group(pid, grace=2)
+                kill_group(pid, grace=2)
                 stopped.append(f"pod process {pid}")
         # A component whose pid file was overwritten (two `up`s racing, a component restarted by
         # hand) still names this state folder on its command line.
-        for pid in _processes_naming(self.layout.root):
-            _kill_group(pid, grace=5)
+        for pid in processes_naming(self.layout.root):
+            kill_group(pid, grace=5)
             stopped.append(f"stray process {pid}")
         return stopped
 
@@ -456,58 +324,6 @@ class LocalCluster:
             for item in removed:
                 self.console.print(f"removed {item}")
         return removed
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); it is not running.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def _processes_naming(root: Path) -> list[int]:
-    """Running processes with `root` on their command line, other than this one and its parents."""
-    mine, pid = set(), os.getpid()
-    while pid > 1:
-        mine.add(pid)
-        try:
-            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            break
-    needle = str(root).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) not in mine:
-            try:
-                if needle in (entry / "cmdline").read_bytes() and _alive(int(entry.name)):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def _kill_group(pid: int, grace: float) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            os.kill(pid, sig)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                return
-            time.sleep(0.1)
 
 
 def pull(image: str) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from local_k8s import cluster, network, nodes
+from local_k8s import cluster, network, nodes, processes
 from tests.fixtures.kube import Kubectl
 
 pytestmark = [pytest.mark.integration, pytest.mark.last(9)]  # after every other `last` test
@@ -38,10 +38,10 @@ def test_down_leaves_nothing_behind(kube: cluster.LocalCluster) -> None:
     kube.down(quiet=True)
     try:
         assert not root.exists()
-        alive = [pid for pid in pids if cluster._alive(pid)]
+        alive = [pid for pid in pids if processes.alive(pid)]
         assert not alive, f"processes still running: {alive}"
         ours = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True).stdout.split()
-        assert not [p for p in ours if cluster._alive(int(p))], f"processes still using {root}: {ours}"
+        assert not [p for p in ours if processes.alive(int(p))], f"processes still using {root}: {ours}"
         assert network.leftovers() == []
         links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
         assert " dkl" not in links

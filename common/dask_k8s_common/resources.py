@@ -43,19 +43,28 @@ class _DaskResource(APIObject):
     version = API_VERSION
     namespaced = True
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:  # the REST names follow from the kind, by the contract
+            cls.plural = cls.endpoint = KINDS[cls.kind]
+            cls.singular = cls.kind.lower()
+
     @property
     def status(self) -> dict:
         return dict(self.raw.get("status") or {})
 
 
-class DaskCluster(_DaskResource):
+class _Scalable(_DaskResource):
+    """Scales through ``spec.worker.replicas`` (as the CRDs' scale subresource does)."""
+
+    scalable = True
+    scalable_spec = "worker.replicas"
+
+
+class DaskCluster(_Scalable):
     """A Dask cluster: scheduler Pod + Service and a default worker group."""
 
     kind = "DaskCluster"
-    plural = endpoint = KINDS[kind]
-    singular = kind.lower()
-    scalable = True
-    scalable_spec = "worker.replicas"
 
     @property
     def phase(self) -> str | None:
@@ -92,14 +101,10 @@ class DaskCluster(_DaskResource):
             yield pod
 
 
-class DaskWorkerGroup(_DaskResource):
+class DaskWorkerGroup(_Scalable):
     """A homogeneous, scalable group of workers attached to a DaskCluster."""
 
     kind = "DaskWorkerGroup"
-    plural = endpoint = KINDS[kind]
-    singular = kind.lower()
-    scalable = True
-    scalable_spec = "worker.replicas"
 
     @property
     def cluster_name(self) -> str:
@@ -129,8 +134,6 @@ class DaskJob(_DaskResource):
     """A runner Pod that computes on its own DaskCluster, removed when the runner ends."""
 
     kind = "DaskJob"
-    plural = endpoint = KINDS[kind]
-    singular = kind.lower()
 
     @property
     def job_status(self) -> str | None:
@@ -149,8 +152,6 @@ class DaskAutoscaler(_DaskResource):
     """Adaptive scaling of one worker group of a cluster between a minimum and a maximum."""
 
     kind = "DaskAutoscaler"
-    plural = endpoint = KINDS[kind]
-    singular = kind.lower()
 
     async def cluster(self) -> DaskCluster:
         return await DaskCluster.get(self.spec["cluster"], namespace=self.namespace, api=self.api)

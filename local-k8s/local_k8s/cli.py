@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -18,6 +20,15 @@ state_dir_option = click.option("--state-dir", type=click.Path(path_type=Path), 
 @click.group("local-k8s")
 def local_k8s() -> None:
     """A real single-node Kubernetes on this machine, without containers (needs root)."""
+
+
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Bad input (a ValueError naming it) is a usage error, without a traceback."""
+    try:
+        yield
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
 
 
 def _taints(values: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
@@ -43,10 +54,8 @@ def _taints(values: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
 def up(state_dir: Path | None, bare: bool, node_count: int, taints: tuple[str, ...]) -> None:
     """Start everything and wait until the nodes are Ready; prints the kubeconfig path."""
     cluster = LocalCluster(state_dir)
-    try:
+    with _usage_errors():
         cluster.up(install_operator=not bare, node_count=node_count, taints=_taints(taints))
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
     click.echo(cluster.layout.kubeconfig)
 
 
@@ -116,12 +125,10 @@ def node_list(state_dir: Path | None) -> None:
 def node_add(state_dir: Path | None, name: str | None, zone: str | None, labels: tuple[str, ...],
              taints: tuple[str, ...]) -> None:
     """Register one more node with its own agent; waits until it is Ready."""
-    try:
+    with _usage_errors():
         node = LocalCluster(state_dir).add_node(
             name, zone=zone, labels=dict(nodes.parse_label(v) for v in labels),
             taints=[nodes.parse_taint(t) for t in taints])
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
     click.echo(node.name)
 
 
@@ -130,11 +137,9 @@ def node_add(state_dir: Path | None, name: str | None, zone: str | None, labels:
 @click.argument("name")
 def node_stop(state_dir: Path | None, name: str) -> None:
     """Take the node's machine away: its agent and pods stop, the API server is not told."""
-    try:
+    with _usage_errors():
         for item in LocalCluster(state_dir).stop_node(name):
             click.echo(f"stopped {item}")
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
 
 
 @node_group.command("start")
@@ -142,10 +147,8 @@ def node_stop(state_dir: Path | None, name: str) -> None:
 @click.argument("name")
 def node_start(state_dir: Path | None, name: str) -> None:
     """Start a stopped node's agent again."""
-    try:
+    with _usage_errors():
         LocalCluster(state_dir).start_node(name)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
 
 
 @node_group.command("restart")
@@ -153,10 +156,8 @@ def node_start(state_dir: Path | None, name: str) -> None:
 @click.argument("name")
 def node_restart(state_dir: Path | None, name: str) -> None:
     """Kill the node's agent (SIGKILL) and start it again; running pods are adopted, not restarted."""
-    try:
+    with _usage_errors():
         LocalCluster(state_dir).restart_agent(name)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
 
 
 @node_group.command("remove")
@@ -164,7 +165,5 @@ def node_restart(state_dir: Path | None, name: str) -> None:
 @click.argument("name")
 def node_remove(state_dir: Path | None, name: str) -> None:
     """Stop the node and delete it from the cluster."""
-    try:
+    with _usage_errors():
         LocalCluster(state_dir).remove_node(name)
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None

@@ -29,12 +29,18 @@ def bind(source: str, target: str, read_only: bool) -> None:
         libc.mount(None, target.encode(), None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, None)
 
 
-def main() -> None:
-    with open(sys.argv[1]) as f:
+def prepare(spec_file: str) -> dict:
+    """Read the container's spec and mount its volumes; returns the spec."""
+    with open(spec_file) as f:
         spec = json.load(f)
     for mount in spec["mounts"]:
         bind(mount["source"], mount["target"], mount["read_only"])
     os.makedirs(spec["cwd"], exist_ok=True)
+    return spec
+
+
+def main() -> None:
+    spec = prepare(sys.argv[1])
     os.chdir(spec["cwd"])
     argv = spec["argv"]
     try:

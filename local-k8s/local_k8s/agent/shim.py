@@ -13,14 +13,13 @@ which execs straight into the command, is what `kubectl exec` sessions use.)
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 import threading
 from datetime import datetime, timezone
 
-from local_k8s.agent.launch import bind
+from local_k8s.agent.launch import prepare
 
 def stamp() -> bytes:
     t = datetime.now(timezone.utc)
@@ -56,11 +55,7 @@ def exit_code(status: int) -> int:
 
 
 def main() -> None:
-    with open(sys.argv[1]) as f:
-        spec = json.load(f)
-    for mount in spec["mounts"]:
-        bind(mount["source"], mount["target"], mount["read_only"])
-    os.makedirs(spec["cwd"], exist_ok=True)
+    spec = prepare(sys.argv[1])
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the container

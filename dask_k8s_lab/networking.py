@@ -1,8 +1,8 @@
-"""How the client reaches a scheduler Service: directly when reachable, else a kr8s port-forward.
+"""How the client reaches a scheduler Service: directly when reachable, else a port-forward.
 
 Order of attempts for a Service port: LoadBalancer ingress, then a node address for NodePort,
 then the ClusterIP — each confirmed with one short TCP connect (no DNS retry loop) — and finally a
-kr8s port-forward that a supervisor re-establishes on the same local port whenever it drops.
+port-forward (:mod:`.portforward`) re-established on the same local port whenever it drops.
 """
 
 from __future__ import annotations
@@ -15,9 +15,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx_ws
-from kr8s._exceptions import ConnectionClosedError
-from kr8s.asyncio.portforward import PortForward
+from dask_k8s_common.contract import DASHBOARD_PORT, DASHBOARD_PORT_NAME, SCHEDULER_PORT, SCHEDULER_PORT_NAME
+
+from .portforward import WEBSOCKET_ATTEMPTS, PortForwarder
+
+__all__ = [
+    "WEBSOCKET_ATTEMPTS",
+    "Candidate",
+    "Endpoint",
+    "PortForwarder",
+    "candidate_addresses",
+    "connect_scheduler",
+    "connect_service_port",
+    "find_port",
+    "list_node_addresses",
+    "node_addresses",
+    "port_in_use",
+    "resolve_target_port",
+    "tcp_reachable",
+    "wait_for_scheduler",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +74,7 @@ def find_port(service: Mapping[str, Any], port_name: str, default_port: int | No
     name = (service.get("metadata") or {}).get("name")
     raise LookupError(
         f"Service {name!r} has no port named {port_name!r} (ports: {[p.get('name') for p in ports]}). "
-        f"Name the scheduler ports 'tcp-comm' and 'http-dashboard'."
+        f"Name the scheduler ports {SCHEDULER_PORT_NAME!r} and {DASHBOARD_PORT_NAME!r}."
     )
 
 
@@ -124,167 +141,6 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return True
     return False
-
-
-#: Websocket attempts per client connection before it is closed (the client then reconnects).
-WEBSOCKET_ATTEMPTS = 6
-
-
-class _TrackedPortForward(PortForward):
-    """kr8s PortForward that remembers its open client connections so they can be dropped, and
-    whose websocket retries are bounded and back off (re-selecting a ready pod each time)."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.websocket_failures = 0
-
-    @contextlib.asynccontextmanager
-    async def _connect_websocket(self):  # type: ignore[override]
-        last_error: Exception | None = None
-        for attempt in range(WEBSOCKET_ATTEMPTS):
-            if self.pod is None:
-                self.pod = await self._select_pod()
-            pod = self.pod
-            opener = pod.api.open_websocket(
-                version=pod.version,
-                url=f"{pod.endpoint}/{pod.name}/portforward",
-                namespace=pod.namespace,
-                params={
-                    "name": pod.name,
-                    "namespace": pod.namespace,
-                    "ports": f"{self.remote_port}",
-                    "_preload_content": "false",
-                },
-            )
-            async with contextlib.AsyncExitStack() as stack:
-                try:  # only a failure to open is retried, not one while the caller uses it
-                    websocket = await stack.enter_async_context(opener)
-                except httpx_ws.HTTPXWSException as e:
-                    self.websocket_failures += 1
-                    self.pod = None  # the pod may have been replaced: pick a ready one next time
-                    last_error = e
-                    await asyncio.sleep(min(0.1 * 2**attempt, 2.0))
-                    continue
-                yield websocket
-                return
-        raise ConnectionClosedError(f"no websocket to a ready pod after {WEBSOCKET_ATTEMPTS} attempts") from last_error
-
-    async def _sync_sockets(self, reader, writer) -> None:  # type: ignore[override]
-        self.writers.add(writer)
-        try:
-            await super()._sync_sockets(reader, writer)
-        except Exception as e:  # one connection failed (e.g. API server busy); the client retries
-            logger.debug("port-forward connection to port %s failed: %r", self.remote_port, e)
-            writer.close()
-        finally:
-            self.writers.discard(writer)
-
-
-class PortForwarder:
-    """A kr8s port-forward to a Service (or Pod) kept alive on one local port.
-
-    A supervisor task checks the local listener every ``check_interval`` seconds and restarts
-    the forward on the same port if it stopped serving or its task died, so a client that
-    reconnects to the same address finds it again.
-    """
-
-    def __init__(
-        self,
-        resource: Any,
-        remote_port: int,
-        local_port: int | None = None,
-        address: str = "127.0.0.1",
-        check_interval: float = 0.5,
-    ):
-        self.resource = resource
-        self.remote_port = remote_port
-        self.local_port = local_port or 0
-        self.address = address
-        self.check_interval = check_interval
-        self.restarts = 0
-        self._forward: _TrackedPortForward | None = None
-        self._ready = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._closing = False
-        self._task: asyncio.Task | None = None
-        self._error: BaseException | None = None
-
-    async def start(self, timeout: float = 10) -> int:
-        """Start forwarding; return the local port once it is listening."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._supervise(), name=f"port-forward:{self.remote_port}")
-        ready = asyncio.create_task(self._ready.wait())
-        try:
-            await asyncio.wait({ready, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ready.cancel()
-        if not self._ready.is_set():
-            await self.stop()
-            raise ConnectionError(
-                f"Could not start a port-forward to port {self.remote_port} on local port "
-                f"{self.local_port or '(any)'}: {self._error or 'timed out'}"
-            )
-        return self.local_port
-
-    @property
-    def serving(self) -> bool:
-        forward = self._forward
-        return bool(forward and forward.servers and all(s.is_serving() for s in forward.servers))
-
-    async def _supervise(self) -> None:
-        backoff = 0.1
-        while not self._closing:
-            forward = _TrackedPortForward(
-                self.resource, self.remote_port, local_port=self.local_port or "auto", address=self.address
-            )
-            try:
-                async with forward as port:
-                    self.local_port = port
-                    self._forward = forward
-                    self._ready.set()
-                    backoff = 0.1
-                    while not self._closing and self.serving:
-                        self._wake.clear()
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self.check_interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # e.g. the local port is briefly still bound
-                self._error = e
-                logger.debug("port-forward to %s failed: %s", self.remote_port, e)
-            finally:
-                self._close_connections(forward)
-            if self._closing:
-                break
-            self.restarts += 1
-            logger.info("port-forward on local port %s dropped; re-establishing", self.local_port)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
-
-    @staticmethod
-    def _close_connections(forward: _TrackedPortForward) -> None:
-        for server in list(forward.servers):
-            server.close()
-        for writer in list(forward.writers):
-            writer.close()
-
-    def drop(self) -> None:
-        """Break the forward as a network failure would: stop listening, cut connections."""
-        if self._forward is not None:
-            self._close_connections(self._forward)
-        self._wake.set()
-
-    async def stop(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._forward is not None:
-            self._close_connections(self._forward)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
 
 
 async def resolve_target_port(service: Any, entry: Mapping[str, Any]) -> int:
@@ -355,8 +211,8 @@ async def connect_scheduler(
     nodes: Sequence[str] = (),
     node_host: str | None = None,
     node_port: int | None = None,
-    comm_port: tuple[str, int] = ("tcp-comm", 8786),
-    dashboard_port: tuple[str, int] = ("http-dashboard", 8787),
+    comm_port: tuple[str, int] = (SCHEDULER_PORT_NAME, SCHEDULER_PORT),
+    dashboard_port: tuple[str, int] = (DASHBOARD_PORT_NAME, DASHBOARD_PORT),
 ) -> tuple[Endpoint, Endpoint | None]:
     """Endpoints for the scheduler comm and dashboard ports of ``service``.
 

@@ -159,8 +159,7 @@ async def test_port_forward_restarts_when_its_listener_is_closed_from_outside():
     forwarder = PortForwarder(fake_pod(), 8786, check_interval=0.05)
     port = await forwarder.start()
     try:
-        for server in forwarder._forward.servers:  # as if the socket were torn down underneath
-            server.close()
+        forwarder._server.close()  # as if the socket were torn down underneath
         deadline = time.monotonic() + 5
         while forwarder.restarts < 1 or not forwarder.serving:
             assert time.monotonic() < deadline
@@ -226,7 +225,7 @@ async def test_websocket_retries_are_bounded_and_reselect_the_pod():
     port = await forwarder.start()
     try:
         assert await roundtrip(port, b"late") == b"LATE"  # succeeded on the third attempt
-        assert forwarder._forward.websocket_failures == 2
+        assert forwarder.websocket_failures == 2
     finally:
         await forwarder.stop()
 

@@ -185,5 +185,14 @@ def test_notebook_with_the_poddefault_runs_a_cluster(poddefault_crd, profile: Ku
     assert (result["dashboard_status"], result["dashboard_is_dask"]) == (200, True), result
     # The sidebar's REST API, set by the PodDefault to the profile namespace, lists the cluster.
     assert result["rest_status"] == 200 and f"{namespace}/kf-notebook" in result["rest_clusters"], result
-    # Leaving KubeCluster's `with` block deleted the cluster.
-    wait_until(lambda: not kubectl.json("daskclusters")["items"], message="the notebook's cluster to be deleted")
+    # Leaving KubeCluster's `with` block deleted its cluster; the one made through the sidebar's
+    # API belongs to the notebook's pod (from the PodDefault's env) and goes with it.
+    assert result["sidebar_create_status"] in (200, 201), result
+    uid = kubectl.json("pod", name)["metadata"]["uid"]
+    wait_until(lambda: [c["metadata"]["name"] for c in kubectl.json("daskclusters")["items"]] == ["kf-sidebar"],
+               message="only the sidebar's cluster to be left")
+    owners = kubectl.json("daskcluster", "kf-sidebar")["metadata"].get("ownerReferences")
+    assert owners == [{"apiVersion": "v1", "kind": "Pod", "name": name, "uid": uid}]
+    kubectl("delete", "pod", name)
+    wait_until(lambda: not kubectl.json("daskclusters")["items"], timeout=120,
+               message="the sidebar's cluster to go with the notebook pod")

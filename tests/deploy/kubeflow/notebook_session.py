@@ -3,7 +3,8 @@
 Starts JupyterLab as Kubeflow's notebook images do (served under ``$NB_PREFIX``), then, as code in
 that notebook would: creates a Dask cluster with ``KubeCluster`` and computes on it, opens the
 dashboard link it prints through the notebook server, and lists clusters through the sidebar's
-REST API. Prints one ``RESULT <json>`` line; exits non-zero if any step fails.
+REST API, where it also creates a second cluster (the test checks that it is tied to this pod).
+Prints one ``RESULT <json>`` line; exits non-zero if any step fails.
 
 Everything it relies on comes from the pod: the service account (RBAC), ``NB_PREFIX`` (set by
 Kubeflow's notebook controller) and what the PodDefault added (env, the Jupyter config mount).
@@ -22,8 +23,11 @@ PORT = 8888
 DEADLINE = 120.0  # seconds for JupyterLab to answer
 
 
-def get(path: str, token: str) -> tuple[int, str]:
-    request = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", headers={"Authorization": f"token {token}"})
+def get(path: str, token: str, body: dict | None = None) -> tuple[int, str]:
+    """GET ``path`` of the notebook server (POST when there is a ``body``)."""
+    headers = {"Authorization": f"token {token}", "Content-Type": "application/json"}
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}", data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode(errors="replace")
@@ -70,6 +74,9 @@ def main() -> dict:
             result["rest_status"] = status
             listed = json.loads(body).get("clusters", []) if status == 200 else []
             result["rest_clusters"] = sorted(f"{c.get('namespace')}/{c.get('name')}" for c in listed)
+        # A cluster from the sidebar (its REST API); the test checks it goes with this pod.
+        sidebar = {"name": "kf-sidebar", "n_workers": 0}
+        result["sidebar_create_status"] = get(f"{prefix}/dask-k8s/clusters", token, sidebar)[0]
     finally:
         server.terminate()
         server.wait(timeout=30)

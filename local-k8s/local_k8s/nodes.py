@@ -19,6 +19,10 @@ ZONES = ("local-a", "local-b", "local-c")
 # address; all of them sit on the one bridge, as pods of several nodes share one flat network.
 POD_SUBNET_PREFIX = 19
 MAX_NODES = 2 ** (POD_SUBNET_PREFIX - settings.POD_PREFIX_LEN)
+# A node label (and pod annotation) for hollow pods: they run no process (agent/hollow.py).
+HOLLOW = "local-k8s.dask.org/hollow"
+# A hollow node holds many more pods than a real one: they cost the machine almost nothing.
+HOLLOW_NODE_PODS = 10000
 _TAINT = re.compile(r"(?P<key>[A-Za-z0-9./_-]+)(=(?P<value>[A-Za-z0-9._-]*))?:(?P<effect>NoSchedule|PreferNoSchedule|NoExecute)")
 
 
@@ -37,6 +41,10 @@ class NodeConfig:
         """The first node's agent also plays kube-scheduler and kube-proxy for the whole
         cluster (pods of every node share this machine's network, so one proxy serves all)."""
         return self.index == 0
+
+    @property
+    def hollow(self) -> bool:
+        return self.labels.get(HOLLOW, "").strip().lower() == "true"
 
     @property
     def component(self) -> str:

@@ -30,7 +30,8 @@ async def serve(state_dir: Path, node_name: str | None) -> None:
     pods: PodManager | None = None
     proxy = ServiceProxy(kube, lambda: pods.refresh_hosts() if pods else None, listen=config.runs_cluster_services)
     ctx = NodeContext(kube=kube, root=layout.pods, ips=network.PodIPs(config.pod_cidr), hosts_for=proxy.hosts_for,
-                      mountpoints=mountpoints.add, images=ImageStore(), node_name=config.name)
+                      mountpoints=mountpoints.add, images=ImageStore(), node_name=config.name,
+                      hollow_node=config.hollow)
     pods = PodManager(ctx)
     api = KubeletApi(pods)
     await api.start(settings.NODE_IP, config.kubelet_port, layout.pki / "kubelet.crt", layout.pki / "kubelet.key")

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import settings
-from ..nodes import NodeConfig
+from ..nodes import HOLLOW_NODE_PODS, NodeConfig
 from .kube import ApiError, Kube
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,13 @@ def now_micro() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def capacity() -> dict[str, str]:
+def capacity(hollow: bool = False) -> dict[str, str]:
     """What the node offers. CPU and memory are overcommitted on purpose (processes share the
     machine freely), but kept finite so that an impossible request is reported Unschedulable."""
     cpu = os.environ.get("LOCAL_K8S_NODE_CPU", str(max(16, (os.cpu_count() or 2) * 8)))
     memory = os.environ.get("LOCAL_K8S_NODE_MEMORY", "64Gi")
-    return {"cpu": cpu, "memory": memory, "pods": "250", "ephemeral-storage": "100Gi"}
+    pods = str(HOLLOW_NODE_PODS) if hollow else "250"
+    return {"cpu": cpu, "memory": memory, "pods": pods, "ephemeral-storage": "100Gi"}
 
 
 def node_status(config: NodeConfig) -> dict[str, Any]:
@@ -43,8 +44,8 @@ def node_status(config: NodeConfig) -> dict[str, Any]:
                 "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}
 
     return {
-        "capacity": capacity(),
-        "allocatable": capacity(),
+        "capacity": capacity(config.hollow),
+        "allocatable": capacity(config.hollow),
         "addresses": [{"type": "InternalIP", "address": settings.NODE_IP},
                       {"type": "Hostname", "address": config.name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": config.kubelet_port}},

@@ -48,6 +48,7 @@ class NodeContext:
     mountpoints: Callable[[list[str]], None]  # remember host folders made for mounts
     images: ImageStore
     node_name: str = settings.NODE_NAME
+    hollow_node: bool = False  # every pod here is hollow (agent/hollow.py)
 
 
 def _timestamp() -> bytes:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import network
+from .hollow import HollowPod, is_hollow
 from .podrunner import STATE_FILE, NodeContext, PodRunner, is_shim, read_json
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,10 @@ class PodManager:
     def __init__(self, ctx: NodeContext, on_event: Callable[[str, dict], None] = lambda kind, pod: None) -> None:
         self.ctx = ctx
         self.on_event = on_event  # others that follow this node's pods (the scheduler) share this watch
-        self.runners: dict[str, PodRunner] = {}
+        self.runners: dict[str, PodRunner | HollowPod] = {}
         self.tasks: dict[str, asyncio.Task] = {}
 
-    def find(self, namespace: str, name: str) -> PodRunner | None:
+    def find(self, namespace: str, name: str) -> PodRunner | HollowPod | None:
         for runner in self.runners.values():
             if runner.namespace == namespace and runner.name == name:
                 return runner
@@ -75,7 +76,8 @@ class PodManager:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _start(self, pod: dict) -> None:
-        runner = PodRunner(self.ctx, pod)
+        hollow = is_hollow(pod, self.ctx.hollow_node)
+        runner = HollowPod(self.ctx, pod) if hollow else PodRunner(self.ctx, pod)
         uid = runner.uid
         self.runners[uid] = runner
         if pod["metadata"].get("deletionTimestamp"):

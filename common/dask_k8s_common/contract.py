@@ -103,14 +103,17 @@ MAX_RESOURCE_NAME = 253
 
 # --- pod states ----------------------------------------------------------------------------------
 
+#: The waiting reason of a container that keeps exiting.
+CRASH_LOOP_REASON = "CrashLoopBackOff"
+#: Waiting reasons of an image reference that can never be used as written.
+FATAL_IMAGE_REASONS = frozenset({"InvalidImageName", "ErrImageNeverPull"})
 #: Container waiting reasons after which a pod will not start without a change from the user.
 FATAL_WAITING_REASONS = frozenset({
-    "CrashLoopBackOff",
-    "InvalidImageName",
+    CRASH_LOOP_REASON,
+    *FATAL_IMAGE_REASONS,
     "CreateContainerConfigError",
     "CreateContainerError",
     "RunContainerError",
-    "ErrImageNeverPull",
 })
 #: Waiting reasons of an image that cannot be pulled (yet): they may clear by themselves.
 IMAGE_PULL_REASONS = frozenset({"ErrImagePull", "ImagePullBackOff"})

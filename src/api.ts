@@ -13,11 +13,11 @@ import {
   ICreateClusterRequest,
   IWorkerGroupRequest,
   StreamMessage
-} from './logic';
+} from './types';
 
 import { IPermissionsReply } from './permissions';
 
-export * from './logic';
+export * from './types';
 
 export interface IClusterTemplate {
   name: string;

@@ -17,15 +17,9 @@ import * as React from 'react';
 
 import { CommandIDs } from './commandids';
 import { chartIcon, scaleIcon } from './icons';
-import {
-  clusterKey,
-  clusterStage,
-  formatAge,
-  formatBytes,
-  ICluster,
-  startProgress,
-  startStatus
-} from './logic';
+import { clusterStage, formatAge, formatBytes, startProgress, startStatus } from './format';
+import { clusterKey } from './stream';
+import { ICluster } from './types';
 import { ClusterModel } from './model';
 import { startClusterDrag } from './notebook';
 import { refusalOf, refusals } from './permissions';

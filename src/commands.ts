@@ -14,26 +14,17 @@ import {
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { addIcon, codeIcon, deleteIcon, listIcon, refreshIcon } from '@jupyterlab/ui-components';
 
-import { ApiError } from './api';
+import { runAction } from './actionerror';
 import { CommandIDs } from './commandids';
-import { CreateClusterForm, EMPTY_FORM, IUserTemplate } from './createform';
+import { IUserTemplate } from './createform';
 import { DashboardPane } from './dashboard';
+import { addWorkerGroupDialog, createClusterDialog, scaleClusterDialog } from './dialogs';
 import { chartIcon, scaleIcon } from './icons';
-import {
-  buildCreateRequest,
-  buildWorkerGroupRequest,
-  clusterKey,
-  formValuesFromOptions,
-  ICluster,
-  ICreateFormValues,
-  IFieldError,
-  validateScale
-} from './logic';
 import { ClusterLogsView, createLogsPane } from './logs';
 import { ClusterModel } from './model';
 import { insertClientCode } from './notebook';
-import { ScaleForm, scaleValuesFor } from './scaledialog';
-import { EMPTY_GROUP, WorkerGroupForm } from './workergroups';
+import { clusterKey } from './stream';
+import { ICluster } from './types';
 
 export { CommandIDs };
 
@@ -62,10 +53,6 @@ export interface ICommandContext {
 }
 
 const CATEGORY = 'Dask on Kubernetes';
-
-function messageOf(error: unknown): string {
-  return error instanceof ApiError || error instanceof Error ? error.message : String(error);
-}
 
 export function registerCommands(ctx: ICommandContext): void {
   const { app, model } = ctx;
@@ -118,70 +105,7 @@ export function registerCommands(ctx: ICommandContext): void {
     label: args => (args.isPalette ? 'New Dask cluster…' : 'New cluster'),
     caption: 'Create a Dask cluster on Kubernetes',
     icon: addIcon,
-    execute: async () => {
-      let templates;
-      try {
-        templates = await model.api.templates();
-      } catch (error) {
-        Notification.warning(`Templates unavailable: ${messageOf(error)}`, { autoClose: 5000 });
-        templates = { templates: [], default_image: '', allow_image_choice: true };
-      }
-      const s = ctx.settings();
-      const d = s.defaults || {};
-      let values: ICreateFormValues = formValuesFromOptions(
-        { ...EMPTY_FORM, namespace: d.namespace ?? '' },
-        d
-      );
-      let choice = '';
-      const startTemplate = d.template;
-      if (startTemplate) {
-        if (templates.templates.some(t => t.name === startTemplate)) choice = `server:${startTemplate}`;
-        else if (s.templates.some(t => t.name === startTemplate)) choice = `user:${startTemplate}`;
-      }
-      let errors: IFieldError[] = [];
-      let firstRound = true;
-      for (;;) {
-        const form = new CreateClusterForm({
-          templates,
-          userTemplates: s.templates || [],
-          values,
-          choice,
-          errors
-        });
-        if (firstRound && choice) {
-          // apply the default template's values once, as if the user picked it
-          form.choose(choice);
-        }
-        firstRound = false;
-        const result = await showDialog({
-          title: 'New Dask cluster',
-          body: form,
-          buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Create' })],
-          focusNodeSelector: 'input[name="name"]'
-        });
-        if (!result.button.accept || !result.value) {
-          return;
-        }
-        values = result.value;
-        choice = form.choice;
-        const built = buildCreateRequest(values);
-        if (built.errors.length) {
-          errors = built.errors;
-          continue;
-        }
-        try {
-          const cluster = await model.api.createCluster(built.request);
-          model.upsert(cluster);
-          model.select(clusterKey(cluster));
-          app.shell.activateById(ctx.sidebarId);
-          Notification.info(`Cluster ${cluster.name} is starting in ${cluster.namespace}.`, { autoClose: 4000 });
-          return;
-        } catch (error) {
-          const field = error instanceof ApiError ? error.field : undefined;
-          errors = [{ field: field ?? '', message: messageOf(error) }];
-        }
-      }
-    }
+    execute: () => createClusterDialog(ctx)
   });
 
   commands.addCommand(CommandIDs.scaleCluster, {
@@ -191,44 +115,7 @@ export function registerCommands(ctx: ICommandContext): void {
     execute: async args => {
       const cluster = await target(args);
       if (!cluster) return;
-      let values = scaleValuesFor(cluster);
-      let error: IFieldError | null = null;
-      for (;;) {
-        const result = await showDialog({
-          title: `Scale ${cluster.name}`,
-          body: new ScaleForm(cluster, values, error),
-          buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Scale' })],
-          focusNodeSelector: 'input[type="number"]'
-        });
-        if (!result.button.accept || !result.value) return;
-        values = result.value;
-        const checked = validateScale(values);
-        if (checked.error || !checked.body) {
-          error = checked.error ?? null;
-          continue;
-        }
-        try {
-          let updated: ICluster;
-          if ('adapt' in checked.body) {
-            updated = await model.api.adapt(cluster.namespace, cluster.name, checked.body.adapt);
-          } else {
-            if (cluster.adapt) {
-              await model.api.adapt(cluster.namespace, cluster.name, null);
-            }
-            updated = await model.api.scale(
-              cluster.namespace,
-              cluster.name,
-              checked.body.workers,
-              values.group || undefined
-            );
-          }
-          model.upsert(updated);
-          return;
-        } catch (e) {
-          const field = e instanceof ApiError ? e.field : undefined;
-          error = { field: field ?? '', message: messageOf(e) };
-        }
-      }
+      await scaleClusterDialog(ctx, cluster);
     }
   });
 
@@ -239,30 +126,7 @@ export function registerCommands(ctx: ICommandContext): void {
     execute: async args => {
       const cluster = await target(args);
       if (!cluster) return;
-      let values = { ...EMPTY_GROUP };
-      let errors: IFieldError[] = [];
-      for (;;) {
-        const result = await showDialog({
-          title: `Add a worker group to ${cluster.name}`,
-          body: new WorkerGroupForm(values, errors),
-          buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Add' })],
-          focusNodeSelector: 'input[name="name"]'
-        });
-        if (!result.button.accept || !result.value) return;
-        values = result.value;
-        const built = buildWorkerGroupRequest(values);
-        if (built.errors.length) {
-          errors = built.errors;
-          continue;
-        }
-        try {
-          await model.api.addWorkerGroup(cluster.namespace, cluster.name, built.request);
-          return;
-        } catch (e) {
-          const field = e instanceof ApiError ? e.field : undefined;
-          errors = [{ field: field ?? '', message: messageOf(e) }];
-        }
-      }
+      await addWorkerGroupDialog(ctx, cluster);
     }
   });
 
@@ -279,15 +143,11 @@ export function registerCommands(ctx: ICommandContext): void {
         buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Remove' })]
       });
       if (!ok.button.accept) return;
-      const key = clusterKey(cluster);
-      try {
-        await model.api.deleteWorkerGroup(cluster.namespace, cluster.name, group);
-        model.setActionError(key, null);
-      } catch (e) {
-        const message = `Could not remove worker group ${group}: ${messageOf(e)}`;
-        model.setActionError(key, message);
-        Notification.error(message, { autoClose: 8000 });
-      }
+      await runAction(
+        `Could not remove worker group ${group}`,
+        () => model.api.deleteWorkerGroup(cluster.namespace, cluster.name, group),
+        { model, cluster }
+      );
     }
   });
 
@@ -306,16 +166,12 @@ export function registerCommands(ctx: ICommandContext): void {
         });
         if (!ok.button.accept) return;
       }
-      const key = clusterKey(cluster);
-      try {
-        await model.api.deleteCluster(cluster.namespace, cluster.name);
-        model.setActionError(key, null);
-        model.remove(cluster.namespace, cluster.name);
-      } catch (e) {
-        const message = `Could not delete ${cluster.name}: ${messageOf(e)}`;
-        model.setActionError(key, message);
-        Notification.error(message, { autoClose: 8000 });
-      }
+      const deleted = await runAction(
+        `Could not delete ${cluster.name}`,
+        () => model.api.deleteCluster(cluster.namespace, cluster.name),
+        { model, cluster }
+      );
+      if (deleted) model.remove(cluster.namespace, cluster.name);
     }
   });
 
@@ -406,11 +262,8 @@ export function registerCommands(ctx: ICommandContext): void {
     execute: async args => {
       const cluster = await target(args);
       if (!cluster || !ctx.notebooks) return;
-      try {
-        await insertClientCode(ctx.notebooks, commands, cluster);
-      } catch (e) {
-        Notification.error(`Could not insert client code: ${messageOf(e)}`);
-      }
+      const notebooks = ctx.notebooks;
+      await runAction('Could not insert client code', () => insertClientCode(notebooks, commands, cluster));
     }
   });
 }

@@ -8,13 +8,8 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IClusterTemplate, ITemplatesReply } from './api';
-import {
-  buildCreateRequest,
-  formValuesFromOptions,
-  ICreateFormValues,
-  IFieldError,
-  formFieldFor
-} from './logic';
+import { buildCreateRequest, formFieldFor, formValuesFromOptions } from './forms';
+import { ICreateFormValues, IFieldError } from './types';
 import { QuotaPreview } from './quota';
 
 /** A template from the user's settings: form values plus an optional server template. */

@@ -11,7 +11,8 @@ import * as React from 'react';
 import { ApiError, DaskK8sApi } from './api';
 import { CommandIDs } from './commandids';
 import { chartIcon } from './icons';
-import { ICluster, IPlot, plotsFromJson, plotsJsonUrl } from './logic';
+import { plotsFromJson, plotsJsonUrl } from './plots';
+import { ICluster, IPlot } from './types';
 
 /**
  * A plot pane: an iframe on a proxied dashboard route. A scheduler's page is untrusted, so the

@@ -6,14 +6,8 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ApiError, ClusterStream, DaskK8sApi, StreamState } from './api';
-import {
-  applyStreamMessage,
-  clusterKey,
-  ICluster,
-  sortedClusters,
-  staleAfter,
-  StreamMessage
-} from './logic';
+import { applyStreamMessage, clusterKey, sortedClusters, staleAfter } from './stream';
+import { ICluster, StreamMessage } from './types';
 
 export class ClusterModel {
   constructor(readonly api: DaskK8sApi) {

@@ -8,7 +8,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { MimeData } from '@lumino/coreutils';
 import { Drag } from '@lumino/dragdrop';
 
-import { clientCode } from './logic';
+import { clientCode } from './format';
 
 const CELLS_MIME = 'application/vnd.jupyter.cells';
 

@@ -7,7 +7,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import * as React from 'react';
 
 import { DaskK8sApi } from './api';
-import { ICreateClusterRequest } from './logic';
+import { ICreateClusterRequest } from './types';
 
 export interface IQuotaRow {
   quota: string;

@@ -6,7 +6,7 @@ import { Dialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { ICluster, IFieldError } from './logic';
+import { ICluster, IFieldError } from './types';
 
 export interface IScaleValues {
   adaptive: boolean;

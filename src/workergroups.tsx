@@ -3,7 +3,7 @@ import { Dialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IFieldError, IWorkerGroupFormValues } from './logic';
+import { IFieldError, IWorkerGroupFormValues } from './types';
 
 export type IWorkerGroupValues = IWorkerGroupFormValues;
 

@@ -77,6 +77,7 @@ async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool 
     for attempt in (1, 2):  # one retry for a transient failure (a dropped connection)
         try:
             event = Event(build_event(obj, type_, reason, message), api=await kube.api())
+            kube.count("create", "events", meta["namespace"])
             await event.create()
             return
         except Exception as exc:  # events are best effort: never fail a reconcile over one

@@ -118,6 +118,7 @@ async def relist_forever(interval: float = RELIST_SECONDS) -> None:
             client = await kube.api()
             for plural in CLASSES:
                 for namespace in watched_namespaces():
+                    kube.count("list", plural, namespace)
                     async for obj in client.async_get(CLASSES[plural], namespace=namespace or kr8s.ALL):
                         key = (plural, obj.namespace, obj.name)
                         if key not in QUEUE.tracked() and not obj.metadata.get("deletionTimestamp"):

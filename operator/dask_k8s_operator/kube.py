@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ from kr8s.asyncio.objects import APIObject, Pod
 from dask_k8s_common import watching
 
 from . import store
+from .counters import BY_KIND, BY_NAMESPACE, REQUESTS, count  # noqa: F401  (read by handlers)
 
 T = TypeVar("T", bound=APIObject)
 
@@ -29,32 +29,6 @@ def timeouts() -> watching.Timeouts:
         request=float(os.environ.get("DASK_K8S_OPERATOR_REQUEST_TIMEOUT") or watching.DEFAULT_REQUEST_TIMEOUT),
         watch=float(os.environ.get("DASK_K8S_OPERATOR_WATCH_TIMEOUT") or watching.DEFAULT_WATCH_TIMEOUT),
     )
-REQUESTS = {"count": 0}  # API requests made through kr8s (reported by the liveness endpoint)
-BY_KIND: dict[str, int] = {}  # the same, by "METHOD resource"
-BY_NAMESPACE: dict[str, dict[str, int]] = {}  # by namespace, then "METHOD resource"
-
-
-def _counting(client: kr8s.asyncio.Api) -> kr8s.asyncio.Api:
-    if getattr(client, "_dask_operator_counted", False):  # kr8s hands out shared clients
-        return client
-    client._dask_operator_counted = True  # type: ignore[attr-defined]
-    call_api = client.call_api
-
-    @contextlib.asynccontextmanager
-    async def counted(*args: Any, **kwargs: Any):
-        REQUESTS["count"] += 1
-        method = kwargs.get("method") or (args[0] if args else "GET")
-        what = (kwargs.get("url") or "").split("/")[0] or kwargs.get("version", "")
-        key = f"{method} {what}"
-        BY_KIND[key] = BY_KIND.get(key, 0) + 1
-        namespace = kwargs.get("namespace") or ""
-        per_namespace = BY_NAMESPACE.setdefault(namespace, {})
-        per_namespace[key] = per_namespace.get(key, 0) + 1
-        async with call_api(*args, **kwargs) as response:
-            yield response
-
-    client.call_api = counted  # type: ignore[method-assign]
-    return client
 
 
 async def api() -> kr8s.asyncio.Api:
@@ -62,7 +36,7 @@ async def api() -> kr8s.asyncio.Api:
     every request bounded by ``timeouts()``."""
     loop = id(asyncio.get_running_loop())
     if loop not in _apis:
-        _apis[loop] = _counting(await watching.connect(kr8s.asyncio.api, timeouts()))
+        _apis[loop] = await watching.connect(kr8s.asyncio.api, timeouts())
     return _apis[loop]
 
 
@@ -101,6 +75,7 @@ async def fetch(cls: type[T], name: str, namespace: str, cached: bool = True) ->
         body = store.get(cls.endpoint, namespace, name)
         if body is not None:
             return cls(body, api=client)
+    count("get", cls.endpoint, namespace)
     try:
         async with client.call_api(
             "GET", version=cls.version, url=f"{cls.endpoint}/{name}", namespace=namespace
@@ -125,6 +100,7 @@ async def ref(cls: type[T], name: str, namespace: str) -> T:
 async def create(cls: type[T], manifest: Mapping[str, Any]) -> tuple[T, bool]:
     """Create ``manifest``; if it already exists return the existing object. -> (obj, created)."""
     obj = await bind(cls, manifest)
+    count("create", cls.endpoint, manifest["metadata"].get("namespace"))
     try:
         await obj.create()
         return obj, True
@@ -138,6 +114,7 @@ async def create(cls: type[T], manifest: Mapping[str, Any]) -> tuple[T, bool]:
 
 
 async def delete(obj: APIObject, propagation_policy: str = "Background") -> bool:
+    count("delete", obj.endpoint, obj.namespace)
     try:
         await obj.delete(propagation_policy=propagation_policy)
         return True
@@ -148,6 +125,7 @@ async def delete(obj: APIObject, propagation_policy: str = "Background") -> bool
 async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mapping[str, str]
                    ) -> list[dict[str, Any]]:
     client = await api()
+    count("list", kind if isinstance(kind, str) else kind.endpoint, namespace)
     return [
         obj.raw
         async for obj in client.async_get(kind, namespace=namespace, label_selector=dict(selector))
@@ -158,8 +136,15 @@ async def list_pods(namespace: str, selector: Mapping[str, str]) -> list[dict[st
     return await list_raw(Pod, namespace, selector)
 
 
+async def patch(obj: APIObject, patch: Any, **kwargs: Any) -> None:
+    """``obj.patch(patch, **kwargs)`` (a merge patch; ``type="json"`` for a JSON patch)."""
+    subresource = kwargs.get("subresource")
+    count("patch", obj.endpoint + (f"/{subresource}" if subresource else ""), obj.namespace)
+    await obj.patch(patch, **kwargs)
+
+
 async def patch_status(obj: APIObject, status: Mapping[str, Any]) -> None:
-    await obj.patch({"status": dict(status)}, subresource="status")
+    await patch(obj, {"status": dict(status)}, subresource="status")
     store.update_status(obj.endpoint, obj.namespace, obj.name, status)
 
 

@@ -10,6 +10,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dask_k8s_common.contract import FATAL_WAITING_REASONS, IMAGE_PULL_REASONS
+
 from .builders import RETIRING_ANNOTATION, SPEC_HASH_ANNOTATION
 
 # ---------------------------------------------------------------------------------------------
@@ -33,6 +35,9 @@ class PodSummary:
     waiting_message: str | None = None
     restarts: int = 0
     last_exit_code: int | None = None
+    node: str | None = None
+    # reason of a DisruptionTarget condition: the pod is being deleted because of a disruption
+    disruption: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -47,6 +52,9 @@ def summarize_pod(pod: Mapping[str, Any]) -> PodSummary:
     meta = pod.get("metadata") or {}
     status = pod.get("status") or {}
     conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    disruption = next((c.get("reason") or "DisruptionTarget"
+                       for c in status.get("conditions") or []
+                       if c.get("type") == "DisruptionTarget" and c.get("status") == "True"), None)
     waiting_reason = waiting_message = None
     restarts = 0
     last_exit = None
@@ -74,6 +82,8 @@ def summarize_pod(pod: Mapping[str, Any]) -> PodSummary:
         waiting_message=waiting_message,
         restarts=restarts,
         last_exit_code=last_exit,
+        node=(pod.get("spec") or {}).get("nodeName"),
+        disruption=disruption,
     )
 
 
@@ -94,6 +104,44 @@ def connected_workers(
     for address, info in scheduler_workers.items():
         by_host[worker_host(address)] = (address, info)
     return {pod.name: by_host[pod.ip] for pod in pods if pod.ip and pod.ip in by_host}
+
+
+# ---------------------------------------------------------------------------------------------
+# pods lost with their node
+# ---------------------------------------------------------------------------------------------
+
+#: DisruptionTarget reasons of a pod deleted because its node went away: the taint-based
+#: eviction after the node lifecycle controller tainted a NotReady/unreachable node NoExecute,
+#: and the pod garbage collector for pods of a deleted (or out-of-service) node.
+NODE_LOSS_REASONS = {"DeletionByTaintManager": "NotReady", "DeletionByPodGC": "node gone"}
+_LOST = " were lost with node "
+
+
+def lost_with_nodes(pods: Iterable[PodSummary]) -> dict[str, list[str]]:
+    """Node name -> the pods (sorted) being deleted because that node went away."""
+    lost: dict[str, list[str]] = {}
+    for pod in pods:
+        if pod.node and pod.disruption in NODE_LOSS_REASONS:
+            lost.setdefault(pod.node, []).append(pod.name)
+    return {node: sorted(names) for node, names in sorted(lost.items())}
+
+
+def workers_lost_message(pods: Iterable[PodSummary], desired: int, ready: int) -> str | None:
+    """What a worker group's status says while pods lost with their node are being replaced
+    (None once ``ready`` reaches ``desired``, or if no pod was lost), e.g. ``2 worker pod(s)
+    were lost with node n2 (NotReady); replacing them``."""
+    if ready >= desired:
+        return None
+    pods = list(pods)
+    why = {pod.node: NODE_LOSS_REASONS.get(pod.disruption or "") for pod in pods}
+    parts = [f"{len(names)} worker pod(s){_LOST}{node} ({why[node]})"
+             for node, names in lost_with_nodes(pods).items()]
+    return "; ".join(parts) + "; replacing them" if parts else None
+
+
+def is_workers_lost(message: str | None) -> bool:
+    """Whether a worker group's status message is one of ``workers_lost_message``."""
+    return bool(message) and _LOST in message and message.endswith("; replacing them")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,15 +292,8 @@ def sync_replicas(cluster: int, group: int, synced: int | None) -> int:
 # cluster status
 # ---------------------------------------------------------------------------------------------
 
-CRASH_REASONS = {
-    "CrashLoopBackOff",
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "RunContainerError",
-}
+#: Waiting reasons of a pod that does not start: fatal ones, and images that cannot be pulled
+CRASH_REASONS = FATAL_WAITING_REASONS | IMAGE_PULL_REASONS
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from typing import Any
 
 from dask_k8s_common import watching
 
+from .counters import count
+
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (plural, namespace, name)
@@ -123,6 +125,7 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
         try:
             client = await api()
             RELISTS[plural] = RELISTS.get(plural, 0) + 1
+            count("list", plural, namespace)
             bodies, version = await watching.list_objects(client, kind, namespace, label_selector, timeouts)
             for body in replace(plural, namespace, bodies, before):
                 logger.info("%s %s/%s is gone (found by a list, not by the watch)", plural,
@@ -131,6 +134,7 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
             _synced.add(scope)
             delay = 0.5
             while True:
+                count("watch", plural, namespace)
                 version = await watching.watch(client, kind, namespace, label_selector, version or "0", on_event,
                                                timeouts)
         except asyncio.CancelledError:

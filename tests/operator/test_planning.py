@@ -233,3 +233,39 @@ def test_idle_expired():
     assert not planning.idle_expired(995, 1000, 10)
     assert planning.idle_expired(985, 1000, 10)
     assert not planning.idle_expired(0, 1000, 0)  # disabled
+
+
+def evicted(name: str, node: str, reason: str = "DeletionByTaintManager") -> dict:
+    """A worker pod as the taint-based eviction leaves it when its node is lost."""
+    return {
+        "metadata": {"name": name, "deletionTimestamp": "2026-01-01T00:01:00Z"},
+        "spec": {"nodeName": node},
+        "status": {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "False"},
+            {"type": "DisruptionTarget", "status": "True", "reason": reason,
+             "message": "Taint manager: deleting due to NoExecute taint"}]},
+    }
+
+
+def test_pods_lost_with_their_node_are_told_from_other_deletions():
+    pods = [planning.summarize_pod(evicted("w1", "n2")),
+            planning.summarize_pod(evicted("w0", "n2")),
+            planning.summarize_pod(evicted("w3", "n3", reason="DeletionByPodGC")),
+            planning.summarize_pod(evicted("w4", "n2", reason="PreemptionByScheduler")),
+            pod("w5", deleting=True), pod("w6")]
+    assert pods[0].node == "n2" and pods[0].disruption == "DeletionByTaintManager"
+    assert planning.lost_with_nodes(pods) == {"n2": ["w0", "w1"], "n3": ["w3"]}
+    # the replacements of lost pods are planned like those of any deleted pod
+    assert planning.plan_worker_group(4, pods, H, None).create == 3
+
+
+def test_lost_workers_are_reported_until_replaced():
+    pods = [planning.summarize_pod(evicted("w1", "n2")), planning.summarize_pod(evicted("w2", "n2")),
+            pod("w3")]
+    message = planning.workers_lost_message(pods, desired=3, ready=1)
+    assert message == "2 worker pod(s) were lost with node n2 (NotReady); replacing them"
+    assert planning.is_workers_lost(message)
+    assert planning.workers_lost_message(pods, desired=3, ready=3) is None
+    assert planning.workers_lost_message([pod("w3"), pod("w4", deleting=True)], 3, 1) is None
+    assert not planning.is_workers_lost("rolling update in progress")
+    assert not planning.is_workers_lost(None)

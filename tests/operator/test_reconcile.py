@@ -12,14 +12,17 @@ import yaml
 
 from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 from dask_k8s_operator import builders, events, kube, reconcile, scheduler_api
+from dask_k8s_operator.reconcile import clusters, retirement
 
 MANIFESTS = Path(__file__).parent / "manifests"
 _ips = itertools.count(10)
 
 
 class FakePod:
+    endpoint = "pods"
+
     def __init__(self, world: World, name: str):
-        self.world, self.name = world, name
+        self.world, self.name, self.namespace = world, name, "ns"
 
     async def patch(self, patch, **_):
         pod = self.world.pods[self.name]
@@ -121,8 +124,8 @@ class World:
         monkeypatch.setattr(scheduler_api, "workers", workers)
         monkeypatch.setattr(scheduler_api, "retire_workers", retire_workers)
         monkeypatch.setattr(events, "post", post)
-        monkeypatch.setattr(reconcile, "_unreachable_since", {})
-        monkeypatch.setattr(reconcile, "_retirements", {})
+        monkeypatch.setattr(retirement, "UNREACHABLE_SINCE", {})
+        monkeypatch.setattr(retirement, "RUNNING", {})
         return self
 
     def reasons(self) -> list[str]:
@@ -132,7 +135,7 @@ class World:
 async def reconcile_and_retire(name: str = "simple-default") -> float:
     """One reconcile, then wait for the retirement it started (retirement runs beside it)."""
     wait = await reconcile.reconcile_worker_group("ns", name)
-    await asyncio.gather(*(r.task for r in reconcile._retirements.values()))
+    await asyncio.gather(*(r.task for r in retirement.RUNNING.values()))
     return wait
 
 
@@ -175,7 +178,7 @@ async def test_unready_pods_go_at_once_but_ready_ones_wait_for_the_scheduler(mon
     assert world.status["message"].startswith("waiting for the scheduler")
     assert "RetireFallback" not in world.reasons()
 
-    monkeypatch.setattr(reconcile, "FALLBACK_GRACE", 0.0)
+    monkeypatch.setattr(retirement, "FALLBACK_GRACE", 0.0)
     await reconcile.reconcile_worker_group("ns", "simple-default")
     assert len(world.pods) == 1
     assert ("RetireFallback", True) in world.events
@@ -237,6 +240,47 @@ async def test_workers_that_cannot_start_are_reported_on_the_group_and_cluster(m
     assert "ImagePullBackOff" in posted[-1][3]
 
 
+async def test_workers_lost_with_their_node_are_reported_once_until_replaced(monkeypatch):
+    world = World(replicas=2, pods=2).install(monkeypatch)
+    for name in world.pods:  # the node lifecycle evicts both: Terminating on a node that is gone
+        world.pods[name]["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
+        world.pods[name]["spec"]["nodeName"] = "node-2"
+        world.pods[name]["status"]["conditions"] = [
+            {"type": "Ready", "status": "False"},
+            {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager"}]
+    world.workers.clear()  # (their workers left the scheduler)
+    posted = []
+
+    async def post(obj, reason, message, warning=False):
+        posted.append((obj["kind"], reason, warning, message))
+
+    async def patch_status(obj, status):
+        world.status.update(status)
+        world.group["status"] = dict(world.status)
+
+    monkeypatch.setattr(events, "post", post)
+    monkeypatch.setattr(kube, "patch_status", patch_status)
+    expected = "2 worker pod(s) were lost with node node-2 (NotReady); replacing them"
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert len(world.pods) == 4 and world.deleted == []  # two replacements, the lost left alone
+    assert world.status["message"] == expected
+    lost = [(kind, warning, message) for kind, reason, warning, message in posted
+            if reason == "WorkersLost"]
+    assert lost == [("DaskWorkerGroup", True, expected), ("DaskCluster", True, expected)]
+
+    await reconcile.reconcile_worker_group("ns", "simple-default")  # replacements still starting
+    assert sum(reason == "WorkersLost" for _, reason, _, _ in posted) == 2  # not again
+    assert world.status["message"] == expected
+    for name, pod in world.pods.items():  # the replacements connect
+        if not pod["metadata"].get("deletionTimestamp"):
+            ip = f"10.0.1.{len(world.workers)}"
+            pod["status"] = {"phase": "Running", "podIP": ip,
+                             "conditions": [{"type": "Ready", "status": "True"}]}
+            world.workers[f"tcp://{ip}:4000"] = {"metrics": {}}
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert world.status["message"] == "" and world.status["readyReplicas"] == 2
+
+
 def _cluster_and_group(cluster_replicas: int, group_replicas: int, synced: int | None):
     cluster = yaml.safe_load((MANIFESTS / "cluster.yaml").read_text())
     cluster["metadata"].update(namespace="ns", uid="c")
@@ -251,11 +295,11 @@ def _cluster_and_group(cluster_replicas: int, group_replicas: int, synced: int |
 
 
 def test_default_group_in_step_needs_nothing():
-    assert reconcile._default_group_changes(*_cluster_and_group(2, 2, 2)) == ([], None, False)
+    assert clusters.default_group_changes(*_cluster_and_group(2, 2, 2)) == ([], None, False)
 
 
 def test_scaling_the_cluster_scales_its_default_group():
-    ops, cluster_replicas, spec_changed = reconcile._default_group_changes(
+    ops, cluster_replicas, spec_changed = clusters.default_group_changes(
         *_cluster_and_group(5, 2, 2))
     assert cluster_replicas is None and not spec_changed
     assert ops[0]["path"] == "/spec/worker" and ops[0]["value"]["replicas"] == 5
@@ -263,7 +307,7 @@ def test_scaling_the_cluster_scales_its_default_group():
 
 
 def test_scaling_the_default_group_is_written_back_to_the_cluster():
-    ops, cluster_replicas, _ = reconcile._default_group_changes(*_cluster_and_group(2, 4, 2))
+    ops, cluster_replicas, _ = clusters.default_group_changes(*_cluster_and_group(2, 4, 2))
     assert cluster_replicas == 4
     assert [op["path"] for op in ops] == [
         "/metadata/annotations/kubernetes.dask.org~1synced-replicas"]
@@ -272,6 +316,6 @@ def test_scaling_the_default_group_is_written_back_to_the_cluster():
 def test_a_worker_spec_change_is_copied_to_the_default_group():
     cluster, group = _cluster_and_group(2, 2, 2)
     cluster["spec"]["worker"]["spec"]["containers"][0]["image"] = "dask/dask:new"
-    ops, cluster_replicas, spec_changed = reconcile._default_group_changes(cluster, group)
+    ops, cluster_replicas, spec_changed = clusters.default_group_changes(cluster, group)
     assert spec_changed and cluster_replicas is None
     assert ops[0]["value"]["spec"]["containers"][0]["image"] == "dask/dask:new"

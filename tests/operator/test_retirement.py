@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from dask_k8s_operator import kube, planning, reconcile, scheduler_api
+from dask_k8s_operator.reconcile import retirement
 from tests.operator.test_reconcile import World, reconcile_and_retire
 
 
@@ -55,7 +56,7 @@ async def test_a_retirement_in_progress_is_not_started_again(monkeypatch):
     assert world.deleted == []
 
     release.set()
-    await asyncio.gather(*(r.task for r in reconcile._retirements.values()))
+    await asyncio.gather(*(r.task for r in retirement.RUNNING.values()))
     assert len(world.pods) == 1 and ("RetireFallback", True) in world.events
     await reconcile_and_retire()
     assert len(calls) == 1

@@ -1,0 +1,57 @@
+"""Creating and deleting the objects a resource is made of, and saying so in Events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from kr8s.asyncio.objects import Pod
+
+from dask_k8s_common import legacy_commands
+
+from .. import events, kube
+from .status import set_status
+
+logger = logging.getLogger(__name__)
+
+
+async def creation_failed(obj: Any, what: str, exc: Exception) -> None:
+    """Report a failed creation: an Error phase if the API server rejected the object, a retry
+    (with a warning, but no phase change) if the failure was transient."""
+    message = f"could not create the {what}: {kube.api_error_message(exc)}"
+    if not kube.is_rejection(exc):
+        logger.warning("%s %s/%s: %s; will retry", obj.kind, obj.namespace, obj.name, message)
+        await events.post(obj.raw, "CreateRetrying", message, warning=True)
+        return
+    update = {"message": message}
+    if obj.kind == "DaskCluster":
+        update.update(phase="Error", reason="CreateFailed")
+    await set_status(obj, update)
+    await events.post(obj.raw, "CreateFailed", message, warning=True)
+
+
+async def create_child(owner: Any, cls: type, manifest: dict[str, Any], what: str,
+                       reason: str) -> Any | None:
+    """Create one of ``owner``'s children (an event says so), or report why not and return
+    None."""
+    try:
+        obj, created = await kube.create(cls, manifest)
+    except Exception as exc:
+        await creation_failed(owner, what, exc)
+        return None
+    if created:
+        await events.post(owner.raw, reason, f"created {what} {obj.name}")
+    return obj
+
+
+async def report_legacy_command(owner: dict[str, Any], pod: dict[str, Any]) -> None:
+    """A Warning event on ``owner`` when its pod's removed ``dask-*`` command was rewritten."""
+    message = legacy_commands.pod_message(pod)
+    if message:
+        await events.post(owner, legacy_commands.REASON, message, warning=True)
+
+
+async def delete_pods(namespace: str, names: list[str]) -> None:
+    pods = [await kube.ref(Pod, name, namespace) for name in names]
+    await asyncio.gather(*(kube.delete(pod) for pod in pods))

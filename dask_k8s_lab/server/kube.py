@@ -11,6 +11,7 @@ from kr8s.asyncio.objects import Event, Pod, Service
 from kr8s.asyncio.portforward import PortForward
 
 from dask_k8s_common import watching
+from dask_k8s_common.contract import DASHBOARD_PORT, DASHBOARD_PORT_NAME
 from dask_k8s_common.resources import (
     LABEL_CLUSTER,
     DaskAutoscaler,
@@ -19,9 +20,9 @@ from dask_k8s_common.resources import (
     scheduler_name,
 )
 
+from .backend import WatchSink
 from .config import DaskK8sLab
-from .model import DASHBOARD_PORT
-from .service import WatchSink
+from .kr8s_adapter import uncached_client
 from .store import AUTOSCALER, CLUSTER, POD, WORKER_GROUP
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 CLASSES = {CLUSTER: DaskCluster, WORKER_GROUP: DaskWorkerGroup, AUTOSCALER: DaskAutoscaler, POD: Pod}
 # Only the pods of Dask clusters: every pod the operator makes carries the cluster label.
 SELECTORS = {POD: LABEL_CLUSTER}
-DASHBOARD_PORT_NAME = "http-dashboard"
 
 
 def credentials_rejected(error: BaseException) -> bool:
@@ -70,19 +70,7 @@ class Kr8sBackend:
             kwargs["kubeconfig"] = self.config.kubeconfig
         if self.config.context:
             kwargs["context"] = self.config.context
-        cache = kr8s.asyncio.Api._instances
-        known = {id(api) for instances in cache.values() for api in instances.values()}
-        try:
-            return await watching.connect(lambda: kr8s.asyncio.api(**kwargs), self.timeouts)
-        finally:
-            # Keep the clients made here out of kr8s's cache: a later ``kr8s.api()`` without
-            # arguments would get this server's identity, and kr8s caches a client before it
-            # has reached the server, so one that failed (say, TLS with an old CA) would be
-            # handed back, stale session and all, on every retry.
-            for instances in cache.values():
-                for key, api in list(instances.items()):
-                    if id(api) not in known:
-                        del instances[key]
+        return await uncached_client(lambda: watching.connect(lambda: kr8s.asyncio.api(**kwargs), self.timeouts))
 
     def _drop_api(self, api) -> None:
         """Forget a client whose credentials the API server no longer accepts; the next call

@@ -8,6 +8,14 @@ from jupyter_server.utils import url_path_join
 
 from dask_k8s_lab import ownership, versions
 from dask_k8s_lab.quota import quantity as parse_quantity
+from dask_k8s_common.contract import (
+    CRASH_LOOP_REASON,
+    FATAL_IMAGE_REASONS,
+    FATAL_WAITING_REASONS,
+    IMAGE_PULL_REASONS as PULL_REASONS,
+    SCHEDULER_PORT,
+)
+from dask_k8s_common.contract import DASHBOARD_PORT as DASHBOARD_PORT  # re-exported: importers of model
 from dask_k8s_common.resources import (
     COMPONENT_SCHEDULER,
     COMPONENT_WORKER,
@@ -17,11 +25,11 @@ from dask_k8s_common.resources import (
     scheduler_name,
 )
 
-SCHEDULER_PORT = 8786
-DASHBOARD_PORT = 8787
+#: The pod's problem is its image (it may still appear, or never will).
+IMAGE_PULL_REASONS = PULL_REASONS | FATAL_IMAGE_REASONS
+#: The container cannot be made from its spec (a missing Secret, a bad command...).
+CONFIG_ERROR_REASONS = FATAL_WAITING_REASONS - FATAL_IMAGE_REASONS - {CRASH_LOOP_REASON}
 
-IMAGE_PULL_REASONS = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
-CONFIG_ERROR_REASONS = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 
 def short_group_name(cluster_name: str, group_name: str) -> str:
     """``simple-highmem`` of cluster ``simple`` is shown as ``highmem``."""
@@ -95,7 +103,7 @@ def pod_problem(pod: dict, crash_logs: dict[tuple[str, str], str]) -> str | None
             return f"Pod {name} cannot start container {container.get('name')} ({reason}){': ' + message if message else ''}"
         last = (container.get("lastState") or {}).get("terminated") or {}
         terminated = state.get("terminated") or {}
-        crashed = reason == "CrashLoopBackOff" or (
+        crashed = reason == CRASH_LOOP_REASON or (
             container.get("restartCount", 0) > 0 and not container.get("ready") and (last or terminated)
         )
         if crashed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +30,8 @@ def test_parse(image: str, repository: str, tag: str) -> None:
     ("ghcr.io/dask/dask:latest", images.Environment("dask", None)),
     ("daskdev/dask", images.Environment("dask", None)),
     ("ghcr.io/dask/dask-notebook:2025.1.0", images.Environment("dask", "2025.1.0", notebook=True)),
-    ("dask-k8s-lab/dask-k8s-operator:0.1.0", images.PROJECT),
+    ("dask-k8s-lab/dask-k8s-operator:0.1.0", images.OPERATOR),
+    ("registry.example/me/dask-k8s-operator", images.OPERATOR),
     ("quay.io/jupyter/base-notebook:latest", images.PROJECT),
     ("python:3.11", images.PROJECT),
 ])
@@ -50,6 +52,24 @@ def test_requirements_and_keys() -> None:
     assert "jupyterlab" not in reqs and "jupyterlab" in images.requirements("2025.1.0", notebook=True)
     assert images.env_key("2025.1.0", False, "3.11") == "dask-2025.1.0-py3.11"
     assert images.env_key("2025.1.0", True, "3.11") == "dask-notebook-2025.1.0-py3.11"
+
+
+def test_the_operators_environment_follows_its_checkout_and_pyproject_files() -> None:
+    common, operator = Path("/src/common"), Path("/src/operator")
+    key = images.operator_env_key([(common, b"a"), (operator, b"b")], "3.11")
+    assert key.startswith("dask-k8s-operator-") and key.endswith("-py3.11")
+    assert key == images.operator_env_key([(common, b"a"), (operator, b"b")], "3.11")
+    # new dependencies, another checkout or another Python: another environment
+    assert key != images.operator_env_key([(common, b"a"), (operator, b"b2")], "3.11")
+    assert key != images.operator_env_key([(Path("/other/common"), b"a"), (operator, b"b")], "3.11")
+    assert key != images.operator_env_key([(common, b"a"), (operator, b"b")], "3.12")
+
+
+def test_local_source_of_an_installed_distribution() -> None:
+    editable = '{"url": "file:///src/my%20tree/operator", "dir_info": {"editable": true}}'
+    assert images.local_source(editable) == Path("/src/my tree/operator")
+    assert images.local_source('{"url": "https://example.invalid/x.whl", "archive_info": {}}') is None
+    assert images.local_source(None) is None
 
 
 def test_packages_of_an_old_image_come_from_its_release_time() -> None:

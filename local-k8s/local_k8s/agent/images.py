@@ -7,16 +7,24 @@ Pure parsing and mapping; `imagestore` builds and caches the environments.
   with that Dask version and what the real image adds around it. `latest` (or no tag) is the
   newest release the package index serves. A `-pyX.Y` tag suffix is accepted, but the
   environment uses this machine's Python.
-- The operator's image, Jupyter images and generic base images (`python`, `busybox`, ...) run
-  from the project's own environment, as before.
+- The operator's image (`*/dask-k8s-operator:<any tag>`) runs in a virtual environment of the
+  operator's distributions alone (`common/` and `operator/`, installed editable from the checkout
+  the agent runs from), as `operator/Dockerfile` builds it: no Jupyter, no front end.
+- Jupyter images and generic base images (`python`, `busybox`, ...) run from the project's own
+  environment, as before.
 - Anything else cannot be "pulled".
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from .containerspec import ImageNotAvailable, check_image
 
@@ -25,6 +33,11 @@ DASK_REPOSITORIES = {"dask": False, "dask-notebook": True}  # last path element 
 # packages that pip serves): the dashboard, dataframes, compression and faster toolz.
 DASK_IMAGE_PACKAGES = ("numpy", "pandas", "pyarrow", "lz4", "cytoolz", "pip")
 NOTEBOOK_PACKAGES = ("jupyterlab", "dask-labextension")
+
+# The operator's image is named after the distribution it installs (operator/Dockerfile, the
+# chart's image.name); the Dockerfile installs these two distributions and nothing else.
+OPERATOR_IMAGE = "dask-k8s-operator"
+OPERATOR_DISTRIBUTIONS = ("dask-k8s-lab-common", "dask-k8s-operator")
 
 _TAG = re.compile(r"(?P<version>latest|\d+(?:\.\d+)+)(?:-py(?P<python>\d+\.\d+))?")
 
@@ -56,7 +69,7 @@ def parse(image: str) -> ImageRef:
 class Environment:
     """The environment an image maps to: the project's own, or a Dask version's."""
 
-    kind: str  # "project" or "dask"
+    kind: str  # "project", "dask" or "operator"
     version: str | None = None  # the Dask version; None means the newest release
     notebook: bool = False
 
@@ -66,11 +79,14 @@ class Environment:
 
 
 PROJECT = Environment("project")
+OPERATOR = Environment("operator")
 
 
 def environment_for(image: str) -> Environment:
     """The environment of `image`, or ImageNotAvailable saying why there is none."""
     ref = parse(image)
+    if ref.name.lower() == OPERATOR_IMAGE:
+        return OPERATOR
     if ref.name.lower() not in DASK_REPOSITORIES:
         # Jupyter's images live under a `jupyter` or `jupyterhub` owner (`quay.io/jupyter/...`)
         if not any("jupyter" in part for part in ref.repository.lower().split("/")):
@@ -94,6 +110,24 @@ def requirements(version: str, notebook: bool) -> list[str]:
 def env_key(version: str, notebook: bool, python: str) -> str:
     """The cache folder of one environment, e.g. `dask-2025.1.0-py3.11`."""
     return f"{'dask-notebook' if notebook else 'dask'}-{version}-py{python}"
+
+
+def operator_env_key(pyprojects: Iterable[tuple[Path, bytes]], python: str) -> str:
+    """The cache folder of the operator's environment: its distributions' source folders (the
+    editable installs point there) and pyproject.toml files (their dependencies) decide it, e.g.
+    `dask-k8s-operator-3f2a9c01d4e5-py3.11`. The code itself is read from the checkout at start."""
+    digest = hashlib.sha256()
+    for folder, pyproject in pyprojects:
+        digest.update(str(folder).encode() + b"\0" + pyproject + b"\0")
+    return f"{OPERATOR_IMAGE}-{digest.hexdigest()[:12]}-py{python}"
+
+
+def local_source(direct_url: str | None) -> Path | None:
+    """The folder a distribution was installed from (pip's `direct_url.json`), if a local one."""
+    if not direct_url:
+        return None
+    url = urlparse(json.loads(direct_url).get("url", ""))
+    return Path(unquote(url.path)) if url.scheme == "file" else None
 
 
 def built_before(version: str) -> date | None:

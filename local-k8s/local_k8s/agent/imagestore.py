@@ -1,10 +1,13 @@
-"""The node's image store: Dask images "pulled" as cached virtual environments, built with uv.
+"""The node's image store: Dask images and the operator's image "pulled" as cached virtual
+environments, built with uv.
 
 Layout under `settings.image_cache()` (outside the repository, shared by every run, node agent
 and CI job on the machine; the wheel cache beside it is uv's own):
 
-    envs/<key>/            one virtual environment per Dask version (see images.env_key),
-                           complete once `image.json` exists; built under a file lock
+    envs/<key>/            one virtual environment per Dask version (see images.env_key), and
+                           one for the operator per checkout and pyproject.toml files
+                           (images.operator_env_key); complete once `image.json` exists;
+                           built under a file lock
     tags/<image>.json      an image reference on this machine ("present"): its environment key
 
 Builds run uv as subprocesses, so a pull never blocks the agent's event loop; one pull per
@@ -58,10 +61,12 @@ class Pulled:
     image_id: str
     bin_dir: Path
     env_dir: Path | None = None  # None: the project's own environment
+    kind: str = "project"  # images.Environment.kind
 
     @property
     def is_dask(self) -> bool:
-        return self.env_dir is not None
+        """A Dask image: its entrypoint installs EXTRA_PIP_PACKAGES."""
+        return self.kind == "dask"
 
 
 def uv_binary() -> str:
@@ -139,6 +144,26 @@ def project_dask_version() -> str:
     return importlib.metadata.version("dask")
 
 
+def operator_sources() -> list[Path]:
+    """The checkout folders of the operator's distributions (common/, operator/), from the
+    agent's own environment; PullError if they are not installed from a checkout."""
+    sources = []
+    for name in images.OPERATOR_DISTRIBUTIONS:
+        try:
+            source = images.local_source(importlib.metadata.distribution(name).read_text("direct_url.json"))
+        except importlib.metadata.PackageNotFoundError:
+            source = None
+        if source is None or not (source / "pyproject.toml").is_file():
+            raise PullError(f"the operator's image is built from a checkout of dask-k8s-lab, and {name} is not "
+                            "installed from one here (pip install -e ./common -e ./operator)")
+        sources.append(source)
+    return sources
+
+
+def operator_env_key(sources: list[Path]) -> str:
+    return images.operator_env_key([(s, (s / "pyproject.toml").read_bytes()) for s in sources], PYTHON)
+
+
 def _folder_size(path: Path) -> int:
     total = 0
     for root, _, files in os.walk(path):
@@ -162,14 +187,17 @@ class ImageStore:
     def _tag_path(self, image: str) -> Path:
         return self.root / "tags" / images.tag_file_name(image)
 
-    def present(self, image: str) -> Pulled | None:
-        """The image, if it is on this node (pulled before and its environment intact)."""
+    def present(self, image: str, key: str | None = None) -> Pulled | None:
+        """The image, if it is on this node (pulled before and its environment intact; when `key`
+        is given, only if the reference still points at that environment)."""
         try:
-            key = json.loads(self._tag_path(image).read_text())["env"]
-            meta = json.loads((self.env_dir(key) / "image.json").read_text())
+            env_key = json.loads(self._tag_path(image).read_text())["env"]
+            meta = json.loads((self.env_dir(env_key) / "image.json").read_text())
         except (OSError, ValueError, KeyError):
             return None
-        return Pulled(image, meta["id"], self.env_dir(key) / "bin", self.env_dir(key))
+        if key is not None and env_key != key:
+            return None
+        return Pulled(image, meta["id"], self.env_dir(env_key) / "bin", self.env_dir(env_key), meta.get("kind", "dask"))
 
     async def ensure(self, image: str, policy: str, emit: Emit) -> Pulled:
         """The image ready to run, pulling it per `policy` with the kubelet's events.
@@ -180,7 +208,10 @@ class ImageStore:
         if env.is_project:
             await emit("Pulled", f'Container image "{image}" already present on machine', False)
             return Pulled(image, f"local-k8s://project@{PYTHON}", settings.python_env_bin())
-        present = self.present(image)
+        # the operator's environment follows the checkout's pyproject.toml files: a changed one is
+        # a new image under the same reference, as a rebuilt `docker build -t` would be
+        key = operator_env_key(operator_sources()) if env.kind == "operator" else None
+        present = self.present(image, key)
         if not images.pull_needed(policy, present is not None):
             if present is None:
                 raise NeverPull(f'Container image "{image}" is not present with pull policy of Never')
@@ -189,7 +220,7 @@ class ImageStore:
         waited = time.monotonic()
         async with self._lock(image):
             started = time.monotonic()
-            if policy != "Always" and (present := self.present(image)):
+            if policy != "Always" and (present := self.present(image, key)):
                 return present  # pulled by another container while this one waited
             await emit("Pulling", f'Pulling image "{image}"', False)
             pulled = await self.pull(image, env)
@@ -200,9 +231,14 @@ class ImageStore:
             return pulled
 
     async def pull(self, image: str, env: images.Environment) -> Pulled:
-        version = env.version or await self.newest("dask")
-        key = images.env_key(version, env.notebook, PYTHON)
-        await self.build(key, version, env.notebook)
+        if env.kind == "operator":
+            sources = operator_sources()
+            key = operator_env_key(sources)
+            await self.build(key, lambda target: self._install_operator(target, sources))
+        else:
+            version = env.version or await self.newest("dask")
+            key = images.env_key(version, env.notebook, PYTHON)
+            await self.build(key, lambda target: self._install(target, version, env.notebook))
         tag = self._tag_path(image)
         tag.parent.mkdir(parents=True, exist_ok=True)
         tag.write_text(json.dumps({"image": image, "env": key, "pulled": time.time()}))
@@ -221,8 +257,9 @@ class ImageStore:
                 return version
         raise PullError(f"the package index returned no release of {package}")
 
-    async def build(self, key: str, version: str, notebook: bool) -> None:
-        """Make the environment `key` unless it exists; across processes, one builder at a time."""
+    async def build(self, key: str, install: Callable[[Path], Awaitable[None]]) -> None:
+        """Make the environment `key` with `install` unless it exists; across processes, one
+        builder at a time."""
         target = self.env_dir(key)
         if (target / "image.json").exists():
             return
@@ -231,7 +268,7 @@ class ImageStore:
                 return
             shutil.rmtree(target, ignore_errors=True)
             try:
-                await self._install(target, version, notebook)
+                await install(target)
             except BaseException:
                 shutil.rmtree(target, ignore_errors=True)
                 raise
@@ -248,11 +285,26 @@ class ImageStore:
         elif cutoff := images.built_before(version):
             args += ["--exclude-newer", cutoff.isoformat()]
         await run_uv(*args)
+        await self._describe(target, kind="dask", dask=version)
+
+    async def _install_operator(self, target: Path, sources: list[Path]) -> None:
+        """The operator's distributions alone, editable from the checkout (so a restarted
+        operator pod runs the working tree's code), with the versions the project environment
+        has of what they share."""
+        await run_uv("venv", "--quiet", "--python", base_python(), str(target))
+        (target / "constraints.txt").write_text(project_constraints())
+        editables = [arg for source in sources for arg in ("--editable", str(source))]
+        await run_uv("pip", "install", "--python", str(target / "bin" / "python"), "--quiet",
+                     "--constraint", str(target / "constraints.txt"), *editables)
+        await self._describe(target, kind="operator", sources=[str(s) for s in sources])
+
+    async def _describe(self, target: Path, **meta: object) -> None:
+        """Write what the image is (`image.json`, last: it marks the environment complete)."""
         freeze = await run_uv("pip", "freeze", "--python", str(target / "bin" / "python"))
         (target / "requirements.txt").write_text(freeze)
         digest = hashlib.sha256(freeze.encode()).hexdigest()
-        meta = {"id": f"local-k8s://{target.name}@sha256:{digest}", "dask": version,
-                "built": time.time(), "size": _folder_size(target)}
+        meta |= {"id": f"local-k8s://{target.name}@sha256:{digest}", "built": time.time(),
+                 "size": _folder_size(target)}
         (target / "image.json").write_text(json.dumps(meta))
 
     async def container_env(self, pulled: Pulled, packages: list[str], target: Path,

@@ -58,7 +58,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import kr8s.asyncio
-import yaml
 from kr8s.asyncio.objects import Namespace, Pod, Service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,8 +65,8 @@ sys.path.insert(0, str(ROOT))
 
 from dask_k8s_common import watching  # noqa: E402
 from dask_k8s_common.resources import LABEL_CLUSTER, LABEL_COMPONENT, DaskCluster  # noqa: E402
+from operator_bench import cluster_manifest  # noqa: E402  (bench/ is the script's folder)
 
-MANIFEST = ROOT / "tests" / "operator" / "manifests" / "cluster.yaml"
 OPERATOR_NAMESPACE = "dask-operator"
 OPERATOR_SELECTOR = {"app.kubernetes.io/instance": "dask-k8s-operator"}
 CONVERGE_WITHIN = 240.0
@@ -90,18 +89,6 @@ class Run:
 class Report:
     runs: list[Run] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
-
-
-def cluster_manifest(name: str, namespace: str, workers: int) -> dict:
-    body = yaml.safe_load(MANIFEST.read_text())
-    body["metadata"] = {"name": name, "namespace": namespace}
-    body["spec"]["worker"]["replicas"] = workers
-    service = body["spec"]["scheduler"]["service"]
-    service["type"] = "ClusterIP"
-    service["selector"]["dask.org/cluster-name"] = name
-    probe = body["spec"]["scheduler"]["spec"]["containers"][0]["readinessProbe"]
-    probe.update(initialDelaySeconds=0, periodSeconds=1)
-    return body
 
 
 def ready(pod: dict) -> bool:
@@ -350,47 +337,35 @@ async def proxy_restart(report: Report, namespace: str, down_for: float) -> None
     front of the API server (open streams cut, connections refused for ``down_for`` s), for the
     server extension's informers and the operator's cache in this process: it leaves the shared
     API server alone, so it can run any number of times."""
-    from dask_k8s_operator import handlers, store
-    from tests.fixtures.apiproxy import api_proxy
+    from dask_k8s_operator import store
 
-    async with api_proxy() as proxy:
-        with tempfile.TemporaryDirectory() as tmp:
-            kubeconfig = proxy.kubeconfig(Path(tmp), namespace)
-            timeouts = watching.Timeouts(request=5.0, watch=30.0)
-            client = await watching.connect(lambda: kr8s.asyncio.api(kubeconfig=kubeconfig), timeouts)
-            kind, selector = handlers.CACHED["daskclusters"]
-            follower = asyncio.ensure_future(store.follow(lambda: _same(client), "daskclusters", kind, namespace,
-                                                          selector, timeouts, lambda *_: None))
-            watcher = Watcher(namespace, kubeconfig)
-            watcher.backend.timeouts = timeouts
+    async with _followers(namespace, watch_timeout=30.0) as (proxy, watcher):
+        async def seen_by_both(name: str) -> float:
+            started = time.monotonic()
+            await (await DaskCluster(cluster_manifest(name, namespace, 0))).create()
+            while not (watcher.sees(namespace, name) and store.get("daskclusters", namespace, name)):
+                if time.monotonic() - started > 120:
+                    raise TimeoutError(f"{name} not seen")
+                await asyncio.sleep(0.02)
+            return time.monotonic() - started
 
-            async def seen_by_both(name: str) -> float:
-                started = time.monotonic()
-                await (await DaskCluster(cluster_manifest(name, namespace, 0))).create()
-                while not (watcher.sees(namespace, name) and store.get("daskclusters", namespace, name)):
-                    if time.monotonic() - started > 120:
-                        raise TimeoutError(f"{name} not seen")
-                    await asyncio.sleep(0.02)
-                return time.monotonic() - started
-
-            async with watcher:
-                while not store.fresh("daskclusters", namespace):
-                    await asyncio.sleep(0.1)
-                base = statistics.median([await seen_by_both(f"pbase{i}") for i in range(3)])
-                for i in range(3):
-                    run = Run("apiserver restart (proxy)", f"{down_for:g} s outage")
-                    await proxy.restart(down_for)
-                    try:
-                        took = await seen_by_both(f"prestart{i}")
-                    except TimeoutError as e:
-                        run.note = str(e)
-                    else:
-                        run.converged, run.seconds = True, took
-                        run.note = (f"server informer and operator cache see a new cluster {took:.2f} s after the "
-                                    f"API answers again ({took / base:.0f}x the {base:.2f} s without a fault)")
-                    report.runs.append(run)
-                    print(f"  {run}", flush=True)
-            follower.cancel()
+        async with watcher:
+            while not store.fresh("daskclusters", namespace):
+                await asyncio.sleep(0.1)
+            base = statistics.median([await seen_by_both(f"pbase{i}") for i in range(3)])
+            for i in range(3):
+                run = Run("apiserver restart (proxy)", f"{down_for:g} s outage")
+                await proxy.restart(down_for)
+                try:
+                    took = await seen_by_both(f"prestart{i}")
+                except TimeoutError as e:
+                    run.note = str(e)
+                else:
+                    run.converged, run.seconds = True, took
+                    run.note = (f"server informer and operator cache see a new cluster {took:.2f} s after the "
+                                f"API answers again ({took / base:.0f}x the {base:.2f} s without a fault)")
+                report.runs.append(run)
+                print(f"  {run}", flush=True)
 
 
 def _alive(pid: int) -> bool:
@@ -402,52 +377,62 @@ def _alive(pid: int) -> bool:
 
 
 async def expiry(report: Report, namespace: str) -> None:
-    from dask_k8s_operator import handlers, store
-    from tests.fixtures.apiproxy import api_proxy
-
     run = Run("watch 410", "server informer + operator cache")
-    async with api_proxy() as proxy:
-        with tempfile.TemporaryDirectory() as tmp:
-            kubeconfig = proxy.kubeconfig(Path(tmp), namespace)
-            timeouts = watching.Timeouts(request=5.0, watch=3.0)
-            client = await watching.connect(lambda: kr8s.asyncio.api(kubeconfig=kubeconfig), timeouts)
-            kind, selector = handlers.CACHED["daskclusters"]
-            follower = asyncio.ensure_future(store.follow(lambda: _same(client), "daskclusters", kind, namespace,
-                                                          selector, timeouts, lambda *_: None))
-            watcher = Watcher(namespace, kubeconfig)
-            watcher.backend.timeouts = timeouts
-            async with watcher:
-                path = f"/namespaces/{namespace}/daskclusters"
-                lists = lambda: proxy.count(lambda s: s.path.endswith(path) and not s.watch)  # noqa: E731
-                watches = lambda: proxy.count(lambda s: s.path.endswith(path) and s.watch)  # noqa: E731
-                while lists() < 2:  # both followers listed once
-                    await asyncio.sleep(0.1)
-                before_lists, before_watches = lists(), watches()
-                expired: set[str] = set()
+    async with _followers(namespace, watch_timeout=3.0) as (proxy, watcher):
+        async with watcher:
+            path = f"/namespaces/{namespace}/daskclusters"
+            lists = lambda: proxy.count(lambda s: s.path.endswith(path) and not s.watch)  # noqa: E731
+            watches = lambda: proxy.count(lambda s: s.path.endswith(path) and s.watch)  # noqa: E731
+            while lists() < 2:  # both followers listed once
+                await asyncio.sleep(0.1)
+            before_lists, before_watches = lists(), watches()
+            expired: set[str] = set()
 
-                def expire(seen) -> bool:
-                    if not seen.path.endswith(path):
-                        return False
-                    if len(expired) < 2:  # the next watch of each follower, at its version
-                        expired.add(seen.query.get("resourceVersion", ""))
-                    return seen.query.get("resourceVersion", "") in expired
+            def expire(seen) -> bool:
+                if not seen.path.endswith(path):
+                    return False
+                if len(expired) < 2:  # the next watch of each follower, at its version
+                    expired.add(seen.query.get("resourceVersion", ""))
+                return seen.query.get("resourceVersion", "") in expired
 
-                proxy.expire = expire
-                started = time.monotonic()
-                while watches() < before_watches + 4 and time.monotonic() - started < 60:
-                    await asyncio.sleep(0.1)
-                await asyncio.sleep(5)  # a relist loop would pile up lists by now
-                relists = lists() - before_lists
-                run.converged = relists == 2
-                run.seconds = time.monotonic() - started
-                run.note = f"{len(expired)} watches expired; lists afterwards: {relists} (2 = one each)"
-            follower.cancel()
+            proxy.expire = expire
+            started = time.monotonic()
+            while watches() < before_watches + 4 and time.monotonic() - started < 60:
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(5)  # a relist loop would pile up lists by now
+            relists = lists() - before_lists
+            run.converged = relists == 2
+            run.seconds = time.monotonic() - started
+            run.note = f"{len(expired)} watches expired; lists afterwards: {relists} (2 = one each)"
     report.runs.append(run)
     print(f"  {run}", flush=True)
 
 
-async def _same(client):
-    return client
+@contextlib.asynccontextmanager
+async def _followers(namespace: str, watch_timeout: float):
+    """The server extension's informer (a Watcher, entered by the caller) and the operator's
+    cache of DaskClusters (running), both through the fault proxy of tests/fixtures/apiproxy.py."""
+    from dask_k8s_operator import handlers, store
+    from tests.fixtures.apiproxy import api_proxy
+
+    async with api_proxy() as proxy:
+        with tempfile.TemporaryDirectory() as tmp:
+            kubeconfig = proxy.kubeconfig(Path(tmp), namespace)
+            timeouts = watching.Timeouts(request=5.0, watch=watch_timeout)
+            client = await watching.connect(lambda: kr8s.asyncio.api(kubeconfig=kubeconfig), timeouts)
+
+            async def same():
+                return client
+
+            kind, selector = handlers.CACHED["daskclusters"]
+            follower = asyncio.ensure_future(store.follow(same, "daskclusters", kind, namespace,
+                                                          selector, timeouts, lambda *_: None))
+            watcher = Watcher(namespace, kubeconfig)
+            watcher.backend.timeouts = timeouts
+            try:
+                yield proxy, watcher
+            finally:
+                follower.cancel()
 
 
 async def huge_log(report: Report, namespace: str, mib: int) -> None:

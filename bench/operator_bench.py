@@ -34,11 +34,11 @@ import httpx
 import kr8s.asyncio
 import yaml
 from distributed.core import rpc
-from kr8s.asyncio.objects import Namespace, Pod
+from kr8s.asyncio.objects import Namespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dask_k8s_common.resources import DaskCluster  # noqa: E402
+from dask_k8s_common.resources import LABEL_CLUSTER, DaskCluster  # noqa: E402
 from local_k8s.cluster import LocalCluster  # noqa: E402
 
 MANIFEST = Path(__file__).resolve().parents[1] / "tests" / "operator" / "manifests" / "cluster.yaml"
@@ -50,7 +50,7 @@ def cluster_manifest(name: str, namespace: str, workers: int) -> dict:
     body["spec"]["worker"]["replicas"] = workers
     service = body["spec"]["scheduler"]["service"]
     service["type"] = "ClusterIP"
-    service["selector"]["dask.org/cluster-name"] = name
+    service["selector"][LABEL_CLUSTER] = name
     probe = body["spec"]["scheduler"]["spec"]["containers"][0]["readinessProbe"]
     probe.update(initialDelaySeconds=0, periodSeconds=1)
     return body

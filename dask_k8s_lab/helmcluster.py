@@ -12,6 +12,12 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from dask_k8s_common.contract import (
+    DASHBOARD_PORT,
+    DASHBOARD_PORT_NAME,
+    SCHEDULER_PORT,
+    SCHEDULER_PORT_NAME,
+)
 from distributed.core import Status, rpc
 from distributed.utils import Log, Logs, NoOpAwaitable, format_dashboard_link
 from kr8s.asyncio.objects import Deployment, Pod, Service
@@ -20,7 +26,13 @@ from . import config
 from .auth import ClusterAuth, current_namespace, resolve_api
 from .lifecycle import KubernetesCluster
 from .networking import connect_scheduler, list_node_addresses, wait_for_scheduler
-from .validation import ValidationError, validate_count, validate_namespace, validate_optional_bool, validate_port
+from .validation import (
+    ValidationError,
+    validate_count,
+    validate_namespace,
+    validate_optional_bool,
+    validate_port,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +55,9 @@ def release_selector(deployments: Sequence[dict[str, Any]], release: str) -> str
 # The chart has named the scheduler Service's ports differently over its versions: e.g.
 # ``<fullname>-scheduler``/``<fullname>-webui``, ``tcp-comm``/``http-dashboard``, ``http`` or
 # ``dashboard``; the dashboard is on port 80, forwarded to the container's 8787.
-COMM_NAMES = ("tcp-comm", "comm", "tcp")
-DASHBOARD_NAMES = ("http-dashboard", "dashboard", "http", "webui")
-COMM_PORT, DASHBOARD_PORT, DASHBOARD_SERVICE_PORT = 8786, 8787, 80
+COMM_NAMES = (SCHEDULER_PORT_NAME, "comm", "tcp")
+DASHBOARD_NAMES = (DASHBOARD_PORT_NAME, "dashboard", "http", "webui")
+COMM_PORT, DASHBOARD_SERVICE_PORT = SCHEDULER_PORT, 80
 
 
 def _pick(ports: Sequence[dict[str, Any]], names: Sequence[str], numbers: Sequence[int]) -> tuple[str, int] | None:
@@ -66,7 +78,7 @@ def _pick(ports: Sequence[dict[str, Any]], names: Sequence[str], numbers: Sequen
 def scheduler_ports(service: dict[str, Any]) -> tuple[tuple[str, int], tuple[str, int] | None]:
     """(name, port) of the comm and dashboard ports of a Dask chart's scheduler Service."""
     ports = list((service.get("spec") or {}).get("ports") or [])
-    comm = _pick(ports, (*COMM_NAMES, "scheduler"), (COMM_PORT,)) or ("tcp-comm", COMM_PORT)
+    comm = _pick(ports, (*COMM_NAMES, "scheduler"), (COMM_PORT,)) or (SCHEDULER_PORT_NAME, COMM_PORT)
     others = [p for p in ports if (str(p.get("name") or ""), p.get("port")) != comm]
     return comm, _pick(others, DASHBOARD_NAMES, (DASHBOARD_PORT, DASHBOARD_SERVICE_PORT))
 

@@ -15,7 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dask_k8s_common.contract import DASHBOARD_PORT, DASHBOARD_PORT_NAME, SCHEDULER_PORT, SCHEDULER_PORT_NAME
+from dask_k8s_common.contract import (
+    DASHBOARD_PORT,
+    DASHBOARD_PORT_NAME,
+    SCHEDULER_PORT,
+    SCHEDULER_PORT_NAME,
+)
 
 from .portforward import WEBSOCKET_ATTEMPTS, PortForwarder
 

@@ -19,13 +19,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dask_k8s_common.contract import MAX_LABEL_VALUE
 from dask_k8s_common.resources import ANNOTATION_OWNER, LABEL_OWNER
 
 HUB_USER_ENV = "JUPYTERHUB_USER"
 
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _NOT_LABEL_CHARS = re.compile(r"[^-A-Za-z0-9_.]+")
-MAX_LABEL_VALUE = 63
 
 
 def hub_user(environ: Mapping[str, str] | None = None) -> str | None:

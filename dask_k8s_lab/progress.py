@@ -14,23 +14,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dask_k8s_common.contract import (
+    COMPONENT_SCHEDULER,
+    COMPONENT_WORKER,
+    FATAL_WAITING_REASONS,
+    IMAGE_PULL_REASONS,
+    scheduler_name,
+)
+
 from .specs import CLUSTER_LABEL, COMPONENT_LABEL, WORKERGROUP_LABEL
 
 OK, PROGRESS, ERROR = "ok", "progress", "error"
 
-#: Container waiting reasons after which a pod will not start without a change from the user.
-FATAL_WAITING_REASONS = frozenset(
-    {
-        "CrashLoopBackOff",
-        "InvalidImageName",
-        "CreateContainerConfigError",
-        "CreateContainerError",
-        "RunContainerError",
-        "ErrImageNeverPull",
-    }
-)
 #: Waiting reasons that may clear by themselves but deserve to be shown.
-SLOW_WAITING_REASONS = frozenset({"ImagePullBackOff", "ErrImagePull"})
+SLOW_WAITING_REASONS = IMAGE_PULL_REASONS
 
 
 @dataclass(frozen=True)
@@ -171,16 +168,16 @@ def summarize(
                 reason = latest_warning(events, name)
             states.append(ComponentState("DaskCluster", name, phase, level, reason))
 
-    schedulers = [p for p in pods if _labels(p).get(COMPONENT_LABEL) == "scheduler"]
+    schedulers = [p for p in pods if _labels(p).get(COMPONENT_LABEL) == COMPONENT_SCHEDULER]
     if schedulers:
         pod = max(schedulers, key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "")
         state, level, reason = with_tail(pod, pod_state(pod, events))
         states.append(ComponentState("Scheduler", _name(pod), state, level, reason))
     else:
-        states.append(ComponentState("Scheduler", f"{name}-scheduler", "Not created", PROGRESS, ""))
+        states.append(ComponentState("Scheduler", scheduler_name(name), "Not created", PROGRESS, ""))
 
     if service is None:
-        states.append(ComponentState("Service", f"{name}-scheduler", "Not created", PROGRESS, ""))
+        states.append(ComponentState("Service", scheduler_name(name), "Not created", PROGRESS, ""))
     else:
         spec = service.get("spec") or {}
         svc_type = spec.get("type", "ClusterIP")
@@ -199,7 +196,7 @@ def summarize(
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for pod in pods:
         labels = _labels(pod)
-        if labels.get(COMPONENT_LABEL) == "worker":
+        if labels.get(COMPONENT_LABEL) == COMPONENT_WORKER:
             groups.setdefault(labels.get(WORKERGROUP_LABEL, "workers"), []).append(pod)
     default_group = f"{name}-default"
     desired = ((cluster or {}).get("spec") or {}).get("worker", {}).get("replicas")

@@ -9,8 +9,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from dask_k8s_common.contract import (
+    API_VERSION,
+    COMPONENT_SCHEDULER,
+    DASHBOARD_PORT,
+    DASHBOARD_PORT_NAME,
+    LABEL_CLUSTER,
+    LABEL_COMPONENT,
+    LABEL_WORKER_GROUP,
+    SCHEDULER_PORT,
+    SCHEDULER_PORT_NAME,
+    scheduler_name,
+)
+
 from . import config
-from dask_k8s_common.resources import API_VERSION, LABEL_CLUSTER, LABEL_COMPONENT, LABEL_WORKER_GROUP
 from .validation import (
     normalize_command,
     normalize_env,
@@ -22,18 +34,17 @@ from .validation import (
     validate_timeout,
 )
 
-COMM_PORT = 8786
-DASHBOARD_PORT = 8787
+COMM_PORT = SCHEDULER_PORT
+COMM_PORT_NAME = SCHEDULER_PORT_NAME
+#: Port of each worker's own dashboard (only the client's specs set it).
 WORKER_DASHBOARD_PORT = 8788
-COMM_PORT_NAME = "tcp-comm"
-DASHBOARD_PORT_NAME = "http-dashboard"
 CLUSTER_LABEL = LABEL_CLUSTER
 COMPONENT_LABEL = LABEL_COMPONENT
 WORKERGROUP_LABEL = LABEL_WORKER_GROUP
 
 
 def scheduler_service_name(cluster_name: str) -> str:
-    return f"{cluster_name}-scheduler"
+    return scheduler_name(cluster_name)
 
 
 def worker_group_name(cluster_name: str, group: str) -> str:
@@ -129,7 +140,7 @@ def make_scheduler_spec(
         "spec": {"containers": [container]},
         "service": {
             "type": service_type,
-            "selector": {CLUSTER_LABEL: cluster_name, COMPONENT_LABEL: "scheduler"},
+            "selector": {CLUSTER_LABEL: cluster_name, COMPONENT_LABEL: COMPONENT_SCHEDULER},
             "ports": [
                 {"name": COMM_PORT_NAME, "protocol": "TCP", "port": COMM_PORT, "targetPort": COMM_PORT_NAME},
                 {"name": DASHBOARD_PORT_NAME, "protocol": "TCP", "port": DASHBOARD_PORT, "targetPort": DASHBOARD_PORT_NAME},

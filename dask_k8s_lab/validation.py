@@ -13,14 +13,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
+from dask_k8s_common.contract import (
+    API_VERSION,
+    CLUSTER_NAME_PATTERN,
+    DASHBOARD_PORT_NAME,
+    DNS_LABEL_PATTERN,
+    MAX_CLUSTER_NAME,
+    MAX_DNS_LABEL,
+    SCHEDULER_PORT_NAME,
+    SCHEDULER_SUFFIX,
+)
 
 #: DNS-1123 label, as Kubernetes requires for names used in labels and Services.
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
 #: Cluster names also name a Service, so they must start with a letter (RFC 1035).
-CLUSTER_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-SCHEDULER_SUFFIX = "-scheduler"
-#: The scheduler Service is ``<name>-scheduler`` and must stay a 63-character DNS label.
-MAX_CLUSTER_NAME_LENGTH = 63 - len(SCHEDULER_SUFFIX)
+CLUSTER_NAME = re.compile(CLUSTER_NAME_PATTERN)
+#: The scheduler Service is ``<name>-scheduler`` and must stay a DNS label.
+MAX_CLUSTER_NAME_LENGTH = MAX_CLUSTER_NAME
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 RESOURCE_SECTIONS = ("requests", "limits")
 
@@ -50,7 +59,7 @@ def validate_cluster_name(name: Any, argument: str = "name") -> str:
             argument,
             name,
             f"is {len(name)} characters long, more than the {MAX_CLUSTER_NAME_LENGTH} allowed "
-            f"(the scheduler Service '<name>{SCHEDULER_SUFFIX}' must fit in 63)",
+            f"(the scheduler Service '<name>{SCHEDULER_SUFFIX}' must fit in {MAX_DNS_LABEL})",
             "Use a shorter name",
         )
     if not CLUSTER_NAME.match(name):
@@ -75,12 +84,12 @@ def sanitize_name(text: str) -> str:
 def validate_namespace(namespace: Any) -> str | None:
     if namespace is None:
         return None
-    if not isinstance(namespace, str) or len(namespace) > 63 or not DNS_LABEL.match(namespace):
+    if not isinstance(namespace, str) or len(namespace) > MAX_DNS_LABEL or not DNS_LABEL.match(namespace):
         raise _fail(
             "namespace",
             namespace,
             "is not a valid namespace",
-            "Use a DNS label (lowercase letters, digits and '-', at most 63 characters) or None "
+            f"Use a DNS label (lowercase letters, digits and '-', at most {MAX_DNS_LABEL} characters) or None "
             "for the current context's namespace",
         )
     return namespace
@@ -96,12 +105,12 @@ def validate_worker_group_name(group: Any, cluster_name: str) -> str:
             "Use lowercase letters, digits and '-', starting and ending with a letter or digit",
         )
     full = f"{cluster_name}-{group}"
-    if len(full) > 63:
+    if len(full) > MAX_DNS_LABEL:
         raise _fail(
             "name",
             group,
-            f"makes the DaskWorkerGroup name {full!r} longer than 63 characters",
-            f"Use a group name of at most {62 - len(cluster_name)} characters",
+            f"makes the DaskWorkerGroup name {full!r} longer than {MAX_DNS_LABEL} characters",
+            f"Use a group name of at most {MAX_DNS_LABEL - 1 - len(cluster_name)} characters",
         )
     return group
 
@@ -265,7 +274,7 @@ def load_cluster_spec(spec: Any, argument: str = "custom_cluster_spec") -> dict[
     spec = dict(spec)
     if spec.get("kind", "DaskCluster") != "DaskCluster":
         raise _fail(f"{argument}['kind']", spec.get("kind"), "is not 'DaskCluster'", "Pass a DaskCluster manifest")
-    spec.setdefault("apiVersion", "kubernetes.dask.org/v1")
+    spec.setdefault("apiVersion", API_VERSION)
     spec.setdefault("kind", "DaskCluster")
     name = (spec.get("metadata") or {}).get("name")
     validate_cluster_name(name, f"{argument}['metadata']['name']")
@@ -283,14 +292,14 @@ def load_cluster_spec(spec: Any, argument: str = "custom_cluster_spec") -> dict[
             )
     service = body["scheduler"].get("service")
     if not isinstance(service, Mapping):
-        raise _fail(f"{argument}['spec']['scheduler']['service']", service, "is missing", "Add a Service spec with ports 'tcp-comm' and 'http-dashboard'")
+        raise _fail(f"{argument}['spec']['scheduler']['service']", service, "is missing", f"Add a Service spec with ports {SCHEDULER_PORT_NAME!r} and {DASHBOARD_PORT_NAME!r}")
     port_names = {p.get("name") for p in service.get("ports") or [] if isinstance(p, Mapping)}
-    if "tcp-comm" not in port_names:
+    if SCHEDULER_PORT_NAME not in port_names:
         raise _fail(
             f"{argument}['spec']['scheduler']['service']['ports']",
             sorted(n for n in port_names if n),
-            "has no port named 'tcp-comm'",
-            "Name the scheduler comm port 'tcp-comm' (and the dashboard 'http-dashboard')",
+            f"has no port named {SCHEDULER_PORT_NAME!r}",
+            f"Name the scheduler comm port {SCHEDULER_PORT_NAME!r} (and the dashboard {DASHBOARD_PORT_NAME!r})",
         )
     replicas = (body["worker"] or {}).get("replicas", 0)
     validate_count(replicas, f"{argument}['spec']['worker']['replicas']")

@@ -11,12 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import dask.config
+from dask_k8s_common import legacy_commands
+from dask_k8s_common.contract import MAX_CLUSTER_NAME, SCHEDULER_SUFFIX
 
 from .. import config as _registered  # noqa: F401  (registers the kubernetes.* defaults)
-from dask_k8s_common import legacy_commands
 from ..validation import ValidationError, validate_namespace
 from . import manifests
-from .templates import AFFINITY_MODES, clean_pod_template, format_name, load_pod_template
+from .templates import (
+    AFFINITY_MODES,
+    clean_pod_template,
+    format_name,
+    load_pod_template,
+)
 
 DEPLOY_MODES = ("remote", "local")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
@@ -120,8 +126,8 @@ def resolve(pod_template: Any = None, name: str | None = None, namespace: str | 
     except (KeyError, ValueError) as e:
         raise _bad("name", name, f"a name or a template of {{user}}, {{uuid}} and environment "
                    f"variables ({e!r})") from None
-    if len(name) > 53:
-        raise _bad("name", name, "at most 53 characters (the scheduler Job adds '-scheduler')")
+    if len(name) > MAX_CLUSTER_NAME:
+        raise _bad("name", name, f"at most {MAX_CLUSTER_NAME} characters (the scheduler Job adds {SCHEDULER_SUFFIX!r})")
     idle = _get("idle-timeout", idle_timeout)
     lease = dask.config.get("kubernetes.client-lease", None)
     if lease is not None and (not isinstance(lease, (int, float)) or lease < 10):

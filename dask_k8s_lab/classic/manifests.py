@@ -17,14 +17,22 @@ from collections.abc import Mapping
 from typing import Any
 
 import dask.config
+from dask_k8s_common.contract import (
+    ANNOTATION_PREFIX,
+    COMPONENT_SCHEDULER,
+    COMPONENT_WORKER,
+    DASHBOARD_PORT,
+    DASHBOARD_PORT_NAME,
+    LABEL_CLUSTER,
+    LABEL_COMPONENT,
+    SCHEDULER_PORT,
+    SCHEDULER_PORT_NAME,
+    scheduler_name,
+)
 
-from dask_k8s_common.resources import COMPONENT_SCHEDULER, COMPONENT_WORKER, LABEL_CLUSTER, LABEL_COMPONENT
-
-SCHEDULER_PORT = 8786
-DASHBOARD_PORT = 8787
 # marks classic objects (the operator's label keys are shared, so a selector can tell them apart)
-LABEL_CLASSIC = "kubernetes.dask.org/classic"
-TEMPLATE_ANNOTATION = "kubernetes.dask.org/worker-template"
+LABEL_CLASSIC = f"{ANNOTATION_PREFIX}classic"
+TEMPLATE_ANNOTATION = f"{ANNOTATION_PREFIX}worker-template"
 
 
 def user() -> str:
@@ -85,15 +93,15 @@ def scheduler_job(template: Mapping[str, Any], cluster_name: str, namespace: str
     container.pop("command", None)  # the image's entrypoint, if any, runs args (as in the docs)
     container["args"] = args
     container["ports"] = [
-        {"name": "tcp-comm", "containerPort": SCHEDULER_PORT, "protocol": "TCP"},
-        {"name": "http-dashboard", "containerPort": DASHBOARD_PORT, "protocol": "TCP"},
+        {"name": SCHEDULER_PORT_NAME, "containerPort": SCHEDULER_PORT, "protocol": "TCP"},
+        {"name": DASHBOARD_PORT_NAME, "containerPort": DASHBOARD_PORT, "protocol": "TCP"},
     ]
     container["readinessProbe"] = {"tcpSocket": {"port": SCHEDULER_PORT}, "periodSeconds": 1}
     _with_env(container, env)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": f"{cluster_name}-scheduler", "namespace": namespace,
+        "metadata": {"name": scheduler_name(cluster_name), "namespace": namespace,
                      "labels": base_labels(cluster_name, COMPONENT_SCHEDULER),
                      "annotations": {TEMPLATE_ANNOTATION: json.dumps(worker_template)}},
         "spec": {

@@ -22,15 +22,21 @@ from typing import Any
 
 import kr8s
 import psutil
+from dask_k8s_common.contract import (
+    COMPONENT_SCHEDULER,
+    COMPONENT_WORKER,
+    FATAL_WAITING_REASONS,
+    IMAGE_PULL_REASONS,
+    scheduler_name,
+)
 from distributed.core import rpc
-from distributed.scheduler import Scheduler
 from distributed.deploy.spec import ProcessInterface
+from distributed.scheduler import Scheduler
 from kr8s.asyncio.objects import Job, Pod, PodDisruptionBudget, Service
 
 from .. import networking
 from ..auth import ClusterAuth, current_namespace
 from ..kube import pod_log_tail
-from dask_k8s_common.resources import COMPONENT_SCHEDULER, COMPONENT_WORKER
 from . import manifests
 from .templates import format_name
 
@@ -38,8 +44,9 @@ logger = logging.getLogger(__name__)
 
 POLL = 0.5
 DELETE_TIMEOUT = 60.0
-FAILED_REASONS = {"CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
-                  "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+#: A pod waiting for one of these will not start by itself soon: the cluster fails (an image that
+#: cannot be pulled is final here, unlike in the operator's progress, which may see it clear).
+FAILED_REASONS = FATAL_WAITING_REASONS | IMAGE_PULL_REASONS
 
 
 @dataclass
@@ -138,7 +145,7 @@ class SchedulerPod(ProcessInterface):
                 if self.lease:
                     self._renewal = asyncio.create_task(self._renew(job, self.lease))
             else:
-                job = await Job.get(f"{ctx.name}-scheduler", namespace=ctx.namespace, api=api)
+                job = await Job.get(scheduler_name(ctx.name), namespace=ctx.namespace, api=api)
                 ctx.worker_template = json.loads(
                     job.annotations.get(manifests.TEMPLATE_ANNOTATION) or "null")
             pod = await self._wait_for_pod(api)

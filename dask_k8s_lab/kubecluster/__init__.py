@@ -5,7 +5,11 @@ from __future__ import annotations
 import atexit
 
 from .cluster import KubeCluster, reap_clusters
-from .errors import SchedulerStartupError, operator_missing_message, scheduler_failed_message
+from .errors import (
+    SchedulerStartupError,
+    operator_missing_message,
+    scheduler_failed_message,
+)
 from .scaling import DEFAULT_ADAPT_MAXIMUM
 
 __all__ = [

@@ -20,11 +20,10 @@ from typing import Any
 
 import httpx
 import kr8s
+from dask_k8s_common.resources import DaskCluster
 from distributed.core import Status, rpc
 from distributed.utils import NoOpAwaitable
 from kr8s.asyncio.objects import Service
-
-from dask_k8s_common.resources import DaskCluster
 
 from .. import ownership, quota
 from ..auth import ClusterAuth, current_namespace, resolve_api

@@ -51,7 +51,7 @@ class MonitorMixin:
         """Replace ``scheduler_info`` with the scheduler's identity when the workers it lists have
         differed from the scheduler's twice in a row (the subscription is gone)."""
         identity = await asyncio.wait_for(self.scheduler_comm.identity(), 10)
-        known = set(((self.scheduler_info or {}).get("workers") or {}))
+        known = set((self.scheduler_info or {}).get("workers") or {})
         differ = set(identity.get("workers") or {}) != known
         if differ and self._workers_differ:
             logger.debug("worker updates of %s stopped; following the scheduler's identity", self.name)
@@ -63,7 +63,7 @@ class MonitorMixin:
         """Compare this client's versions with the scheduler's and every worker's (asked through
         this client's own connection, as distributed's ``Client.get_versions`` does); again
         whenever the set of workers changed."""
-        workers = frozenset(((self.scheduler_info or {}).get("workers") or {}))
+        workers = frozenset((self.scheduler_info or {}).get("workers") or {})
         if self.scheduler_comm is None or workers == self._versions_of:
             return
         try:

@@ -8,12 +8,17 @@ import uuid
 from typing import Any
 
 import kr8s
-
 from dask_k8s_common.resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
 
 from .. import config, quota
 from ..kube import fetch, status_code
-from ..specs import autoscaler_name, derive_worker_spec, make_autoscaler, make_worker_group, worker_group_name
+from ..specs import (
+    autoscaler_name,
+    derive_worker_spec,
+    make_autoscaler,
+    make_worker_group,
+    worker_group_name,
+)
 from ..validation import (
     ValidationError,
     validate_adapt_bounds,

@@ -12,14 +12,28 @@ import contextlib
 import time
 from typing import Any
 
+from dask_k8s_common.contract import (
+    COMPONENT_SCHEDULER,
+    SCHEDULER_PORT,
+    SCHEDULER_PORT_NAME,
+)
+from dask_k8s_common.resources import (
+    LABEL_CLUSTER,
+    LABEL_COMPONENT,
+    DaskCluster,
+    scheduler_name,
+)
 from kr8s.asyncio.objects import Pod, Service
-
-from dask_k8s_common.contract import COMPONENT_SCHEDULER, SCHEDULER_PORT, SCHEDULER_PORT_NAME
-from dask_k8s_common.resources import LABEL_CLUSTER, LABEL_COMPONENT, DaskCluster, scheduler_name
 
 from ..kube import fetch, list_raw, pod_log_tail
 from ..networking import candidate_addresses, tcp_reachable
-from ..progress import ComponentState, StartupDisplay, fatal_container_reason, stuck_reasons, summarize
+from ..progress import (
+    ComponentState,
+    StartupDisplay,
+    fatal_container_reason,
+    stuck_reasons,
+    summarize,
+)
 from ..specs import scheduler_service_name
 from .errors import (
     SchedulerStartupError,

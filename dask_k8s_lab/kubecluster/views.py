@@ -5,11 +5,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from distributed.utils import Log, Logs, format_dashboard_link
-from kr8s.asyncio.objects import Pod
-
 from dask_k8s_common.contract import COMPONENT_SCHEDULER, COMPONENT_WORKER
 from dask_k8s_common.resources import LABEL_CLUSTER, LABEL_COMPONENT
+from distributed.utils import Log, Logs, format_dashboard_link
+from kr8s.asyncio.objects import Pod
 
 from .. import ownership
 from ..progress import ComponentState, render_html

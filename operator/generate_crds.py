@@ -33,8 +33,18 @@ from typing import Any
 
 import yaml
 
-KUBERNETES_VERSION = "v1.35.4"
-GROUP = "kubernetes.dask.org"
+from dask_k8s_common.contract import (
+    ANNOTATION_PREFIX,
+    CLUSTER_NAME_PATTERN,
+    GROUP,
+    KINDS,
+    KUBERNETES_VERSION,
+    MAX_CLUSTER_NAME,
+    MAX_LABEL_VALUE,
+    QUANTITY_PATTERN,
+    VERSION,
+)
+
 CRD_DIR = Path(__file__).resolve().parent / "crds"
 CORE = "io.k8s.api.core.v1."
 
@@ -50,19 +60,12 @@ ALLOWED_KEYS = {
     "x-kubernetes-map-type", "x-kubernetes-validations",
 }
 
-QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
-    r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
-
 # Constraints the Go validation code enforces but the OpenAPI document does not express, added so
 # that the API server rejects such manifests at apply time (with the field named) instead of the
 # operator failing later when it creates the pod.
 SCHEMA_PATCHES: dict[str, dict[str, Any]] = {
     "PodSpec.containers": {"minItems": 1},
 }
-
-NAME_PATTERN = "^[a-z]([-a-z0-9]*[a-z0-9])?$"
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,7 +234,7 @@ def name_schema(max_length: int, why: str) -> dict:
             "name": {
                 "type": "string",
                 "maxLength": max_length,
-                "pattern": NAME_PATTERN,
+                "pattern": CLUSTER_NAME_PATTERN,
                 "description": why,
             }
         },
@@ -328,10 +331,11 @@ def worker_group_status_schema() -> dict:
     }
 
 
-def crd(kind: str, plural: str, short_names: list[str], schema: dict, columns: list[dict],
+def crd(kind: str, short_names: list[str], schema: dict, columns: list[dict],
         scale: bool, source: str) -> dict:
+    plural = KINDS[kind]
     version = {
-        "name": "v1",
+        "name": VERSION,
         "served": True,
         "storage": True,
         "schema": {"openAPIV3Schema": schema},
@@ -350,7 +354,7 @@ def crd(kind: str, plural: str, short_names: list[str], schema: dict, columns: l
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": f"{plural}.{GROUP}",
-            "annotations": {f"{GROUP}/schema-source": source},
+            "annotations": {f"{ANNOTATION_PREFIX}schema-source": source},
         },
         "spec": {
             "group": GROUP,
@@ -388,12 +392,12 @@ def build_crds(document: dict, source: str) -> dict[str, dict]:
     pod_spec = conv.definition("PodSpec")
     service_spec = conv.definition("ServiceSpec")
     cluster_name = name_schema(
-        53, "At most 53 characters (the scheduler Service is named <name>-scheduler), "
-        "lower-case letters, digits and '-', starting with a letter.")
+        MAX_CLUSTER_NAME, f"At most {MAX_CLUSTER_NAME} characters (the scheduler Service is "
+        "named <name>-scheduler), lower-case letters, digits and '-', starting with a letter.")
     cluster_spec = cluster_spec_schema(pod_spec, service_spec)
 
     daskcluster = crd(
-        "DaskCluster", "daskclusters", ["dsk", "daskcluster"],
+        "DaskCluster", ["dsk", "daskcluster"],
         root(cluster_spec, cluster_status_schema(), cluster_name),
         [
             {"name": "Workers", "type": "integer", "jsonPath": ".spec.worker.replicas"},
@@ -403,7 +407,7 @@ def build_crds(document: dict, source: str) -> dict[str, dict]:
         scale=True, source=source,
     )
     daskworkergroup = crd(
-        "DaskWorkerGroup", "daskworkergroups", ["dwg", "daskworkers"],
+        "DaskWorkerGroup", ["dwg", "daskworkers"],
         root(
             {
                 "type": "object",
@@ -415,8 +419,9 @@ def build_crds(document: dict, source: str) -> dict[str, dict]:
                 },
             },
             worker_group_status_schema(),
-            name_schema(63, "At most 63 characters (it is a label value), lower-case letters, "
-                            "digits and '-', starting with a letter."),
+            name_schema(MAX_LABEL_VALUE, f"At most {MAX_LABEL_VALUE} characters (it is a label "
+                                         "value), lower-case letters, digits and '-', starting "
+                                         "with a letter."),
         ),
         [
             {"name": "Cluster", "type": "string", "jsonPath": ".spec.cluster"},
@@ -426,7 +431,7 @@ def build_crds(document: dict, source: str) -> dict[str, dict]:
         scale=True, source=source,
     )
     daskjob = crd(
-        "DaskJob", "daskjobs", ["djb"],
+        "DaskJob", ["djb"],
         root(
             {
                 "type": "object",
@@ -502,7 +507,7 @@ def build_crds(document: dict, source: str) -> dict[str, dict]:
         },
     }
     daskautoscaler = crd(
-        "DaskAutoscaler", "daskautoscalers", [],
+        "DaskAutoscaler", [],
         root(
             autoscaler_spec,
             {
@@ -526,12 +531,8 @@ def build_crds(document: dict, source: str) -> dict[str, dict]:
         ],
         scale=False, source=source,
     )
-    return {
-        "daskclusters": daskcluster,
-        "daskworkergroups": daskworkergroup,
-        "daskjobs": daskjob,
-        "daskautoscalers": daskautoscaler,
-    }
+    return {manifest["spec"]["names"]["plural"]: manifest
+            for manifest in (daskcluster, daskworkergroup, daskjob, daskautoscaler)}
 
 
 class _NoAliasDumper(yaml.SafeDumper):
@@ -553,12 +554,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--source", default="modcache",
                         help="'modcache' (default), 'apiserver', or a path to api__v1_openapi.json")
-    parser.add_argument("--kubernetes-version", default=KUBERNETES_VERSION)
+    parser.add_argument("--kubernetes-version", default=KUBERNETES_VERSION,
+                        help=f"the k8s.io/kubernetes release to read (default {KUBERNETES_VERSION})")
     parser.add_argument("--out", type=Path, default=CRD_DIR)
     parser.add_argument("--check", action="store_true",
                         help="do not write; exit 1 if a committed file differs")
     args = parser.parse_args(argv)
-    document, source = load_openapi(args.source, args.kubernetes_version)
+    document, source = load_openapi(args.source, "v" + args.kubernetes_version.lstrip("v"))
     stale = []
     for plural, manifest in build_crds(document, source).items():
         path = args.out / f"{plural}.{GROUP}.yaml"

@@ -20,28 +20,34 @@ from collections.abc import Mapping
 from typing import Any
 
 from dask_k8s_common import legacy_commands
-from dask_k8s_common.resources import (
+from dask_k8s_common.contract import (
+    ANNOTATION_DISABLE_MESH_SIDECAR,
+    ANNOTATION_PREFIX,
+    ANNOTATION_RETIRING,
+    ANNOTATION_SPEC_HASH,
+    ANNOTATION_SYNCED_REPLICAS,
     API_VERSION,
     COMPONENT_JOB_RUNNER,
     COMPONENT_SCHEDULER,
     COMPONENT_WORKER,
     COMPONENT_WORKER_GROUP,
+    DASHBOARD_PORT,
+    DASHBOARD_PORT_NAME,
     LABEL_CLUSTER,
     LABEL_COMPONENT,
     LABEL_WORKER_GROUP,
+    SCHEDULER_PORT,
+    SCHEDULER_PORT_NAME,
     default_worker_group_name,
     job_runner_name,
     scheduler_name,
 )
 
-ANNOTATION_PREFIX = "kubernetes.dask.org/"
-SPEC_HASH_ANNOTATION = ANNOTATION_PREFIX + "spec-hash"
-RETIRING_ANNOTATION = ANNOTATION_PREFIX + "retiring"
-SYNCED_REPLICAS_ANNOTATION = ANNOTATION_PREFIX + "synced-replicas"
+# the operator's own names for the contract's annotations (imported from here by tests and users)
+SPEC_HASH_ANNOTATION = ANNOTATION_SPEC_HASH
+RETIRING_ANNOTATION = ANNOTATION_RETIRING
+SYNCED_REPLICAS_ANNOTATION = ANNOTATION_SYNCED_REPLICAS
 IGNORED_ANNOTATION_PREFIXES = ("kopf.zalando.org", "kubectl.kubernetes.io", ANNOTATION_PREFIX)
-
-SCHEDULER_PORT = 8786
-DASHBOARD_PORT = 8787
 WORKER_NAME_ENV = "DASK_WORKER_NAME"
 SCHEDULER_ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
 # The operator talks to schedulers only through their HTTP JSON API (``scheduler_api``), which
@@ -69,7 +75,7 @@ MESH_OPT_OUT_LABEL = "sidecar.istio.io/inject"
 # Per resource: "true" opts its pods out of sidecar injection, "false" keeps them in whatever the
 # operator-wide setting says. A user annotation, so it is copied from a DaskCluster or DaskJob to
 # its worker groups and pods like any other.
-MESH_OPT_OUT_ANNOTATION = "dask.org/disable-mesh-sidecar"
+MESH_OPT_OUT_ANNOTATION = ANNOTATION_DISABLE_MESH_SIDECAR
 # Operator-wide default (chart value ``mesh.disableSidecarInjection``).
 MESH_OPT_OUT_ENV = "DASK_K8S_OPERATOR_DISABLE_MESH_SIDECAR"
 
@@ -140,7 +146,7 @@ def spec_hash(spec: Any) -> str:
 def scheduler_comm_port(service_spec: Mapping[str, Any] | None) -> int:
     """The Service port that carries Dask comms: the one named ``tcp-comm``, else 8786."""
     for port in (service_spec or {}).get("ports") or []:
-        if port.get("name") == "tcp-comm":
+        if port.get("name") == SCHEDULER_PORT_NAME:
             return int(port["port"])
     return SCHEDULER_PORT
 
@@ -149,7 +155,7 @@ def scheduler_dashboard_port(service_spec: Mapping[str, Any] | None) -> int:
     """The Service port of the scheduler's HTTP server: the one named ``http-dashboard``, else
     8787."""
     for port in (service_spec or {}).get("ports") or []:
-        if port.get("name") == "http-dashboard":
+        if port.get("name") == DASHBOARD_PORT_NAME:
             return int(port["port"])
     return DASHBOARD_PORT
 
@@ -198,9 +204,9 @@ def build_scheduler_service(cluster: Mapping[str, Any]) -> dict[str, Any]:
         spec["selector"] = scheduler_labels(name)
     if not spec.get("ports"):
         spec["ports"] = [
-            {"name": "tcp-comm", "protocol": "TCP", "port": SCHEDULER_PORT,
+            {"name": SCHEDULER_PORT_NAME, "protocol": "TCP", "port": SCHEDULER_PORT,
              "targetPort": SCHEDULER_PORT},
-            {"name": "http-dashboard", "protocol": "TCP", "port": DASHBOARD_PORT,
+            {"name": DASHBOARD_PORT_NAME, "protocol": "TCP", "port": DASHBOARD_PORT,
              "targetPort": DASHBOARD_PORT},
         ]
     return {

@@ -21,7 +21,9 @@ from typing import Any
 
 import httpx
 
-from .builders import DASHBOARD_PORT, scheduler_dashboard_port
+from dask_k8s_common.contract import DASHBOARD_PORT, DASHBOARD_PORT_NAME
+
+from .builders import scheduler_dashboard_port
 
 CALL_TIMEOUT = 10.0
 # the scheduler answers retire_workers only once the workers' data has moved
@@ -52,7 +54,7 @@ def api_url(service: Mapping[str, Any] | None, scheduler_pod_ip: str | None) -> 
     if scheduler_pod_ip:
         # a headless Service forwards nothing: use the container port the Service points at
         target = next((p.get("targetPort") for p in spec.get("ports") or []
-                       if p.get("name") == "http-dashboard"), None)
+                       if p.get("name") == DASHBOARD_PORT_NAME), None)
         port = target if isinstance(target, int) else DASHBOARD_PORT
         return f"http://{_host(scheduler_pod_ip)}:{port}"
     return None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
@@ -94,84 +93,31 @@ async def test_jupyterhub_values_make_a_valid_pod(kubectl, namespace):
     _run("apply", "--dry-run=server", "-f", "-", stdin=json.dumps(pod))
 
 
-async def test_kubeflow_rbac_patch_aggregates_into_kubeflow_edit(kubectl, namespace):
-    _run("apply", "--dry-run=server", "-f", str(DEPLOY / "kubeflow" / "rbac-patch.yaml"))
-    edit_label = "rbac.authorization.kubeflow.org/aggregate-to-kubeflow-edit=true"
-    suffix = uuid.uuid4().hex[:6]
-    role_name = f"kubeflow-edit-{suffix}"
-    try:
-        _run("apply", "-f", str(DEPLOY / "kubeflow" / "rbac-patch.yaml"))
-        # Kubeflow's "kubeflow-edit" selects ClusterRoles by this label; ours must be selected.
-        selected = json.loads(_run("get", "clusterroles", "-l", edit_label, "-o", "json").stdout)["items"]
-        assert "kubeflow-dask-k8s-lab-edit" in {r["metadata"]["name"] for r in selected}
-        # What the clusterrole-aggregation controller then does (the local control plane does not
-        # run that controller): the union of the selected roles' rules, bound to default-editor.
-        rules = [rule for r in selected for rule in r.get("rules", [])]
-        objects = [
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-             "metadata": {"name": role_name}, "rules": rules},
-            {"apiVersion": "v1", "kind": "ServiceAccount",
-             "metadata": {"name": "default-editor", "namespace": namespace}},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-             "metadata": {"name": "default-editor", "namespace": namespace},
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
-             "subjects": [{"kind": "ServiceAccount", "name": "default-editor", "namespace": namespace}]},
-        ]
-        for obj in objects:
-            _run("apply", "-f", "-", stdin=json.dumps(obj))
-        for verb, resource in NEEDED:
-            assert _can(namespace, "default-editor", verb, resource), f"cannot {verb} {resource}"
-        for verb, resource in FORBIDDEN:
-            assert not _can(namespace, "default-editor", verb, resource), f"may {verb} {resource}"
-        # Profile viewers only read.
-        view = json.loads(_run("get", "clusterrole", "kubeflow-dask-k8s-lab-view", "-o", "json").stdout)
-        assert view["metadata"]["labels"]["rbac.authorization.kubeflow.org/aggregate-to-kubeflow-view"] == "true"
-        assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in view["rules"])
-    finally:
-        _run("delete", "clusterrole", role_name, "--ignore-not-found", check=False)
-        _run("delete", "-f", str(DEPLOY / "kubeflow" / "rbac-patch.yaml"), "--ignore-not-found", check=False)
+# deploy/kubeflow/ is tested for real (PodDefault CRD, RBAC patch, a notebook pod) in tests/deploy/.
 
 
-POD_DEFAULT_CRD = {
-    # Only enough of Kubeflow's PodDefault CRD to accept the object (the local cluster has no Kubeflow).
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "poddefaults.kubeflow.org"},
-    "spec": {
-        "group": "kubeflow.org",
-        "names": {"kind": "PodDefault", "plural": "poddefaults", "singular": "poddefault"},
-        "scope": "Namespaced",
-        "versions": [
-            {
-                "name": "v1alpha1",
-                "served": True,
-                "storage": True,
-                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-            }
-        ],
-    },
-}
+def _allowlist(config: str):
+    """The proxy allowlist function a Jupyter config file sets."""
+    class C:
+        class ServerProxy:
+            host_allowlist = None
+    scope = {"c": C}
+    exec(compile(config, "jupyter_server_config.py", "exec"), scope)
+    return C.ServerProxy.host_allowlist
 
 
-async def test_kubeflow_poddefault_applies_and_injects_a_valid_pod(kubectl, namespace):
-    docs = list(yaml.safe_load_all((DEPLOY / "kubeflow" / "poddefault.yaml").read_text()))
-    config_map = next(d for d in docs if d["kind"] == "ConfigMap")
-    pod_default = next(d for d in docs if d["kind"] == "PodDefault")
-    compile(config_map["data"]["jupyter_server_config.py"], "jupyter_server_config.py", "exec")
-    created_crd = _run("get", "crd", "poddefaults.kubeflow.org", check=False).returncode != 0
-    try:
-        if created_crd:
-            _run("apply", "-f", "-", stdin=json.dumps(POD_DEFAULT_CRD))
-            _run("wait", "--for=condition=Established", "crd/poddefaults.kubeflow.org", "--timeout=60s")
-        _run("apply", "--dry-run=server", "-n", namespace, "-f", str(DEPLOY / "kubeflow" / "poddefault.yaml"))
-    finally:
-        if created_crd:
-            _run("delete", "crd", "poddefaults.kubeflow.org", "--ignore-not-found", check=False)
-    spec = pod_default["spec"]
-    # What the PodDefault webhook adds to a notebook pod must itself be a valid pod.
-    mounts = spec["volumeMounts"]
-    assert {m["name"] for m in mounts} == {v["name"] for v in spec["volumes"]}
-    env_paths = {e["value"] for e in spec["env"] if e["name"] == "JUPYTER_CONFIG_PATH"}
-    assert env_paths == {mounts[0]["mountPath"]}
-    _run("apply", "--dry-run=server", "-f", "-",
-         stdin=json.dumps(_pod_with(namespace, spec["env"], spec["volumes"], mounts)))
+@pytest.mark.parametrize("host,allowed", [
+    ("my-cluster-scheduler.alice.svc.cluster.local", True),
+    ("localhost", True),
+    ("10.96.12.34", True),        # the ClusterIP in KubeCluster's dashboard link
+    ("169.254.169.254", False),   # a cloud's metadata service
+    ("example.com", False),
+    ("8.8.8.8", False),
+])
+def test_both_deployments_let_the_proxy_reach_schedulers_only(host: str, allowed: bool) -> None:
+    values = yaml.safe_load((DEPLOY / "jupyterhub" / "values.yaml").read_text())
+    z2jh = next(iter(values["singleuser"]["extraFiles"].values()))["stringData"]
+    docs = yaml.safe_load_all((DEPLOY / "kubeflow" / "poddefault.yaml").read_text())
+    kubeflow = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["jupyter_server_config.py"]
+    for config in (z2jh, kubeflow):
+        assert _allowlist(config)(None, host) is allowed, (host, config)

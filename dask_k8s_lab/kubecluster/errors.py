@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import kr8s
 
+from dask_k8s_common.resources import GROUP, DaskCluster
+
 from ..kube import forbidden_hint, status_code
 
 
@@ -24,7 +26,7 @@ def operator_missing_message(name: str, namespace: str, timeout: float) -> str:
         f"DaskCluster {name!r} not actioned after {timeout:g} seconds, is the Dask Operator running? "
         f"It got no status from the operator within resource_timeout={timeout:g}s: check that the "
         f"operator runs and watches namespace {namespace!r} (`kubectl get pods -A | grep operator` and "
-        "its logs) and that the CRDs are installed (`kubectl get crd daskclusters.kubernetes.dask.org`)."
+        f"its logs) and that the CRDs are installed (`kubectl get crd {DaskCluster.plural}.{GROUP}`)."
     )
 
 

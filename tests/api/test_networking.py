@@ -242,3 +242,30 @@ async def test_websocket_retries_are_bounded_and_reselect_the_pod():
         assert pod.api.websockets == WEBSOCKET_ATTEMPTS
     finally:
         await forwarder.stop()
+
+
+async def test_an_error_frame_closes_that_connection_only():
+    class RefusedPortWebSocket(FakeWebSocket):
+        async def send_bytes(self, data: bytes) -> None:  # the pod has nothing on that port
+            await self.queue.put(b"\x01" + b"error forwarding port 8786: connection refused")
+
+    class HalfBrokenApi(FakeApi):
+        @contextlib.asynccontextmanager
+        async def open_websocket(self, **kwargs):
+            self.websockets += 1
+            yield RefusedPortWebSocket() if self.websockets == 1 else FakeWebSocket()
+
+    pod = fake_pod()
+    pod.api = HalfBrokenApi()
+    forwarder = PortForwarder(pod, 8786)
+    port = await forwarder.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"x")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        assert await roundtrip(port, b"fine") == b"FINE"
+        assert forwarder.restarts == 0
+    finally:
+        await forwarder.stop()

@@ -27,7 +27,8 @@ from distributed.utils import Log, Logs, format_dashboard_link
 
 from ..auth import ClusterAuth, InCluster, KubeConfig
 from . import config
-from .processes import ClusterContext, LocalScheduler, SchedulerPod, WorkerPod, pod_logs
+from .local import LocalScheduler
+from .processes import ClusterContext, SchedulerPod, WorkerPod, pod_logs
 
 
 class KubeCluster(SpecCluster):

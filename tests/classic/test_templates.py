@@ -171,7 +171,7 @@ def test_classic_client_role_covers_what_it_creates():
 
 
 def test_local_mode_contact_host_is_this_machines_node_address():
-    from dask_k8s_lab.classic.processes import node_contact_host
+    from dask_k8s_lab.classic.local import node_contact_host
 
     assert node_contact_host(["203.0.113.9", "10.244.0.1"], {"127.0.0.1", "10.244.0.1"}) == (
         "10.244.0.1")

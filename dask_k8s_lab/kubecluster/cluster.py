@@ -16,7 +16,7 @@ import logging
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import kr8s
@@ -75,7 +75,7 @@ class KubeCluster(StartupMixin, ScalingMixin, GuardsMixin, MonitorMixin, ViewsMi
     """
 
     #: Every KubeCluster of this process, for closing at exit (our own registry).
-    _instances: weakref.WeakSet[KubeCluster] = weakref.WeakSet()
+    _instances: ClassVar[weakref.WeakSet[KubeCluster]] = weakref.WeakSet()
 
     def __init__(
         self,

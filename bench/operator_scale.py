@@ -1,0 +1,590 @@
+"""The operator at scale: N DaskClusters x M hollow workers, ours against the original.
+
+    python bench/operator_scale.py [--clusters 100] [--workers 20] [--single 1000] [--out ours.json]
+    python bench/operator_scale.py --operator original --out original.json   # on a bare cluster
+    python bench/operator_scale.py --compare ours.json original.json
+
+Workers are hollow pods (local-k8s's kubemark-like pods: the node agent reports them Running and
+Ready at a kubelet's pace, no process runs) on a hollow node the bench adds (tainted, so nothing
+else lands there) and removes again; schedulers are real Dask schedulers, since an operator
+talks to them. Per scenario (N x M, then one cluster of --single workers) it measures:
+
+- time from creating the DaskClusters until every cluster's ``status.phase`` is Running and every
+  worker pod is Running with Ready=True (pod conditions: the same rule for both operators);
+- p50/p99 from a scale of every cluster at once (``spec.worker.replicas`` += --scale-by, what
+  ``kubectl scale daskcluster`` sets) to the new worker pods existing;
+- deletion: from deleting the DaskClusters until none of their pods is left;
+- the operator process's CPU seconds and peak RSS (from /proc: our operator runs as a pod of the
+  local Kubernetes, found through its node agent's state; the original runs as a host process),
+  and its RSS as the pod count grows;
+- API requests by verb: the operator's own count (ours: its liveness endpoint, requests in the
+  bench's namespace made through kr8s; the original: every HTTP request it sends to the API
+  server, counted in its process) and the API server's ``apiserver_request_total`` (whole
+  server: also counts the node agents, the controller manager, the bench itself and, on a shared
+  cluster, everyone else).
+
+Readiness: our operator counts a worker ready only once the scheduler lists it (readyReplicas);
+a hollow worker never connects, so its group's readyReplicas stays 0 and the group is requeued
+every second. The original reports no worker readiness. Hence the pod-condition rule above.
+
+The original (``dask-kubernetes`` from PyPI) is installed at bench time into a virtual
+environment under the cache folder, never into the repository; its CRDs come from the installed
+package. It needs a cluster without our operator, and its CRDs replace ours (same names) for the
+run and are put back after: on this machine that is a second ``up --bare`` after ``down``, as the
+local Kubernetes uses fixed ports and cannot run twice side by side. The lead's sequence:
+
+    python bench/operator_scale.py --out /tmp/ours.json              # shared cluster, our operator
+    dask-k8s-lab local-k8s down && dask-k8s-lab local-k8s up --bare
+    python bench/operator_scale.py --operator original --out /tmp/original.json
+    python bench/operator_scale.py --compare /tmp/ours.json /tmp/original.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+import kr8s.asyncio
+import yaml
+from kr8s.asyncio.objects import Namespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dask_k8s_common.resources import DaskCluster  # noqa: E402
+from local_k8s import nodes, settings  # noqa: E402
+from local_k8s.cluster import LocalCluster  # noqa: E402
+
+MANIFEST = ROOT / "tests" / "operator" / "manifests" / "cluster.yaml"
+HOLLOW_NODE = "hollow-bench"
+ORIGINAL_PACKAGE = "dask-kubernetes"
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+HTTP_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete", "GET": "get",
+              "LIST": "list", "WATCH": "watch", "DELETECOLLECTION": "deletecollection", "APPLY": "patch"}
+
+
+# ---- the clusters ------------------------------------------------------------------------------
+
+
+def cluster_manifest(name: str, namespace: str, workers: int) -> dict:
+    """The docs' `simple` cluster: a real scheduler (ClusterIP, quick probe), hollow workers."""
+    body = yaml.safe_load(MANIFEST.read_text())
+    body["metadata"] = {"name": name, "namespace": namespace}
+    body["spec"]["worker"]["replicas"] = workers
+    body["spec"]["worker"]["metadata"] = {"annotations": {nodes.HOLLOW: "true"}}
+    body["spec"]["worker"]["spec"]["nodeSelector"] = {nodes.HOLLOW: "true"}
+    body["spec"]["worker"]["spec"]["tolerations"] = [
+        {"key": nodes.HOLLOW, "operator": "Exists", "effect": "NoSchedule"}]
+    service = body["spec"]["scheduler"]["service"]
+    service["type"] = "ClusterIP"
+    service["selector"]["dask.org/cluster-name"] = name
+    probe = body["spec"]["scheduler"]["spec"]["containers"][0]["readinessProbe"]
+    probe.update(initialDelaySeconds=0, periodSeconds=1)
+    return body
+
+
+def ensure_hollow_node(local: LocalCluster) -> bool:
+    """A hollow node (label and taint); True if this run added it."""
+    if any(n.hollow for n in local.nodes()):
+        return False
+    taint = nodes.parse_taint(f"{nodes.HOLLOW}=true:NoSchedule")
+    local.add_node(HOLLOW_NODE, labels={nodes.HOLLOW: "true"}, taints=[taint])
+    return True
+
+
+def agent_pid(local: LocalCluster) -> int | None:
+    node = next((n for n in local.nodes() if n.hollow), None)
+    path = local.layout.pids / f"{node.component}.pid" if node else None
+    try:
+        return int(path.read_text()) if path else None
+    except (OSError, ValueError):
+        return None
+
+
+# ---- the operator process -----------------------------------------------------------------------
+
+
+def process_tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(") ", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children[ppid].append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+class Ours:
+    """Our operator, a pod in dask-operator: its host process through the node agent's state."""
+
+    name = "ours"
+
+    def __init__(self, local: LocalCluster) -> None:
+        self.local = local
+        self.pod: dict = {}
+
+    async def start(self) -> None:
+        pods = [p async for p in kr8s.asyncio.get(
+            "pods", namespace="dask-operator", label_selector={"app.kubernetes.io/instance": "dask-k8s-operator"})]
+        pods = [p.raw for p in pods if p.status.get("podIP") and not p.metadata.get("deletionTimestamp")]
+        if len(pods) != 1:
+            sys.exit("expected one operator pod in dask-operator (dask-k8s-lab local-k8s up)")
+        self.pod = pods[0]
+
+    def pids(self) -> list[int]:
+        state = json.loads((self.local.layout.pods / self.pod["metadata"]["uid"] / "state.json").read_text())
+        return process_tree(state["main"][0]["pid"])
+
+    async def requests(self, namespace: str, settle: bool = True) -> Counter:
+        """Its kr8s requests in `namespace` (new for each scenario), by "verb resource"; kopf
+        refreshes probes every 10 s, hence the wait."""
+        if not settle:
+            return Counter()
+        await asyncio.sleep(10.5)
+        async with httpx.AsyncClient() as client:
+            r = await client.get(f"http://{self.pod['status']['podIP']}:8080/healthz", timeout=10)
+        by_kind = r.json()["stats"].get("api_requests_by_namespace", {}).get(namespace, {})
+        # older builds count "METHOD resource", newer ones "verb resource"
+        return Counter({f"{HTTP_VERBS.get(k.split()[0], k.split()[0].lower())} {k.split()[-1]}": v
+                        for k, v in by_kind.items()})
+
+    async def stop(self) -> None:
+        pass
+
+
+# The original runs under this launcher: it counts every HTTP request the process sends to the API
+# server, by verb and resource, through the clients' public hooks (httpx event hooks for kr8s,
+# aiohttp trace configs for kopf), and writes them to a file every second.
+LAUNCHER = r'''
+import asyncio, json, sys, threading, time
+import aiohttp, httpx, kopf
+
+out, host = sys.argv[1], sys.argv[2]
+counts = {}
+
+def count(method, url):
+    url = str(url)
+    if host not in url:
+        return
+    path = url.split(host, 1)[1].split("?", 1)[0].strip("/").split("/")
+    watch = "watch=" in url and "watch=false" not in url
+    resource = path[-1] if len(path) % 2 == 0 or path[-2:-1] in (["namespaces"],) else path[-2]
+    verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, "get")
+    if verb == "get" and watch:
+        verb = "watch"
+    key = f"{verb} {resource}"
+    counts[key] = counts.get(key, 0) + 1
+
+def dump():
+    while True:
+        time.sleep(1)
+        with open(out + ".tmp", "w") as f:
+            json.dump(counts, f)
+        import os; os.replace(out + ".tmp", out)
+
+threading.Thread(target=dump, daemon=True).start()
+
+async def on_start(session, ctx, params):
+    count(params.method, params.url)
+
+_aio_init = aiohttp.ClientSession.__init__
+def aio_init(self, *a, trace_configs=None, **kw):
+    trace = aiohttp.TraceConfig(); trace.on_request_start.append(on_start)
+    _aio_init(self, *a, trace_configs=[*(trace_configs or []), trace], **kw)
+aiohttp.ClientSession.__init__ = aio_init
+
+_hx_init = httpx.AsyncClient.__init__
+def hx_init(self, *a, event_hooks=None, **kw):
+    hooks = dict(event_hooks or {})
+    async def on_request(request):
+        count(request.method, request.url)
+    hooks["request"] = [*hooks.get("request", []), on_request]
+    _hx_init(self, *a, event_hooks=hooks, **kw)
+httpx.AsyncClient.__init__ = hx_init
+
+import dask_kubernetes.operator.controller  # registers the handlers
+kopf.run(clusterwide=True, standalone=True, liveness_endpoint=sys.argv[3])
+'''
+
+
+def original_env() -> Path:
+    """dask-kubernetes from PyPI in a virtual environment of its own, under the cache folder."""
+    venv = settings.cache_root() / "bench" / "original-operator"
+    python = venv / "bin" / "python"
+    env = {**os.environ, "UV_CACHE_DIR": str(settings.uv_cache()), "VIRTUAL_ENV": str(venv)}
+    uv = Path(sys.executable).parent / "uv"
+    if not python.exists():
+        subprocess.run([str(uv), "venv", "-q", str(venv)], check=True, env=env)
+    subprocess.run([str(uv), "pip", "install", "-q", ORIGINAL_PACKAGE], check=True, env=env)
+    return venv
+
+
+class Original:
+    """The original operator as a process on this machine, with its own CRDs."""
+
+    name = "original"
+
+    def __init__(self, local: LocalCluster) -> None:
+        self.local = local
+        self.proc: subprocess.Popen | None = None
+        self.counts = settings.cache_root() / "bench" / f"original-requests-{os.getpid()}.json"
+        self.version = ""
+
+    def _kubectl(self, *args: str) -> None:
+        subprocess.run(["kubectl", *args], check=True, capture_output=True, env={**os.environ, **self.local.env()})
+
+    async def start(self) -> None:
+        if subprocess.run(["kubectl", "get", "deployments", "-A", "-l", "app.kubernetes.io/instance=dask-k8s-operator",
+                           "-o", "name"], capture_output=True, text=True).stdout.strip():
+            sys.exit("our operator is installed: the original needs a bare cluster of its own "
+                     "(dask-k8s-lab local-k8s up --bare)")
+        venv = original_env()
+        python = str(venv / "bin" / "python")
+        found = subprocess.run([python, "-c", "import dask_kubernetes, os; print(dask_kubernetes.__version__);"
+                                "print(os.path.dirname(dask_kubernetes.__file__))"],
+                               capture_output=True, text=True, check=True).stdout.split()
+        self.version, package = found[0], Path(found[1])
+        crds = sorted((package / "operator" / "deployment" / "helm" / "dask-kubernetes-operator" / "crds").glob("*.yaml"))
+        self._kubectl("apply", "--server-side", "--force-conflicts", *[f"--filename={c}" for c in crds])
+        self._kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        port = 18080
+        host = self.local.layout.api_url.split("//", 1)[1]
+        self.proc = subprocess.Popen(
+            [python, "-c", LAUNCHER, str(self.counts), host, f"http://127.0.0.1:{port}/healthz"],
+            env={**os.environ, **self.local.env()}, stdout=subprocess.DEVNULL,
+            stderr=open(settings.cache_root() / "bench" / "original-operator.log", "w"))
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz", timeout=2)).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if self.proc.poll() is not None:
+                    sys.exit("the original operator exited; see its log in the cache folder's bench/")
+                await asyncio.sleep(0.5)
+        sys.exit("the original operator did not answer its liveness probe")
+
+    def pids(self) -> list[int]:
+        return process_tree(self.proc.pid) if self.proc else []
+
+    async def requests(self, namespace: str, settle: bool = True) -> Counter:
+        """Everything it sent to the API server so far, by "verb resource" (the launcher dumps
+        its counts every second)."""
+        if settle:
+            await asyncio.sleep(1.5)
+        return Counter(json.loads(self.counts.read_text())) if self.counts.exists() else Counter()
+
+    async def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(30)
+        from dask_k8s_operator import install  # put our CRDs back
+
+        self._kubectl("apply", "--server-side", "--force-conflicts", *[f"--filename={c}" for c in install.crd_files()])
+
+
+# ---- measuring -----------------------------------------------------------------------------------
+
+
+def apiserver_requests() -> Counter:
+    """apiserver_request_total by verb (the whole API server)."""
+    text = subprocess.run(["kubectl", "get", "--raw", "/metrics"], capture_output=True, text=True).stdout
+    verbs: Counter = Counter()
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total{"):
+            labels, value = line.rsplit(" ", 1)
+            verb = labels.split('verb="', 1)[1].split('"', 1)[0]
+            verbs[HTTP_VERBS.get(verb, verb.lower())] += int(float(value))
+    return verbs
+
+
+class PodWatch:
+    """Follows the namespace's worker pods: when each cluster has how many, and how many are ready."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.pods: dict[str, tuple[str, bool]] = {}  # name -> (cluster, ready)
+        self.targets: dict[str, tuple[int, float]] = {}  # cluster -> (pod count, since)
+        self.reached: dict[str, float] = {}  # cluster -> seconds to reach its target
+        self.changed = asyncio.Event()
+
+    def per_cluster(self) -> Counter:
+        return Counter(cluster for cluster, _ in self.pods.values())
+
+    def ready(self) -> int:
+        return sum(1 for _, ready in self.pods.values() if ready)
+
+    def expect(self, cluster: str, count: int) -> None:
+        self.targets[cluster] = (count, time.monotonic())
+        self.reached.pop(cluster, None)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async for kind, pod in kr8s.asyncio.watch(
+                        "pods", namespace=self.namespace, label_selector={"dask.org/component": "worker"}):
+                    self._seen(kind, pod.raw)
+            except Exception as e:  # an expired watch: start again (the bench is short)
+                print(f"  (pod watch restarted: {e})", file=sys.stderr)
+                await asyncio.sleep(0.5)
+
+    def _seen(self, kind: str, pod: dict) -> None:
+        name = pod["metadata"]["name"]
+        if kind == "DELETED":
+            self.pods.pop(name, None)
+        else:
+            status = pod.get("status") or {}
+            ready = status.get("phase") == "Running" and any(
+                c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+            self.pods[name] = (pod["metadata"]["labels"].get("dask.org/cluster-name", ""), ready)
+        counts = self.per_cluster()
+        for cluster, (target, since) in self.targets.items():
+            if cluster not in self.reached and counts[cluster] >= target:
+                self.reached[cluster] = time.monotonic() - since
+        self.changed.set()
+
+
+class Sampler:
+    """The operator's CPU and RSS once a second, with the pod count at that moment."""
+
+    def __init__(self, operator, watch: PodWatch) -> None:
+        self.operator, self.watch = operator, watch
+        self.samples: list[tuple[int, float]] = []
+
+    async def run(self) -> None:
+        while True:
+            self.samples.append((len(self.watch.pods), rss_mib(self.operator.pids())))
+            await asyncio.sleep(1)
+
+    def peak(self) -> float:
+        return max((rss for _, rss in self.samples), default=float("nan"))
+
+    def at_pods(self, counts: list[int]) -> dict[int, float]:
+        """RSS at the first sample with at least that many pods (the largest seen since)."""
+        result = {}
+        for count in counts:
+            seen = [rss for pods, rss in self.samples if pods >= count]
+            if seen:
+                result[count] = round(max(seen[:5]), 1)
+        return result
+
+
+async def operator_view(namespace: str) -> dict[str, Any]:
+    """What the operator reports of the workers once every pod is Ready: readyReplicas summed
+    over the worker groups, and their status messages."""
+    groups = [g.raw async for g in kr8s.asyncio.get("daskworkergroups", namespace=namespace)]
+    statuses = [g.get("status") or {} for g in groups]
+    return {"groups": len(groups), "ready_replicas": sum(int(s.get("readyReplicas") or 0) for s in statuses),
+            "replicas": sum(int(s.get("replicas") or 0) for s in statuses),
+            "messages": sorted({s.get("message", "") for s in statuses if s.get("message")})[:3]}
+
+
+async def wait_for(check, what: str, bound: float) -> None:
+    deadline = time.monotonic() + bound
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not reached within {bound:.0f} s: {what}")
+        await asyncio.sleep(0.2)
+
+
+async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout: float) -> dict[str, Any]:
+    namespace = f"scale-{uuid.uuid4().hex[:6]}"
+    await (await Namespace({"metadata": {"name": namespace}})).create()
+    watch = PodWatch(namespace)
+    sampler = Sampler(operator, watch)
+    tasks = [asyncio.create_task(watch.run()), asyncio.create_task(sampler.run())]
+    phases: dict[str, str] = {}
+
+    async def follow_clusters() -> None:
+        while True:
+            phases.update({c.name: (c.raw.get("status") or {}).get("phase", "")
+                           async for c in kr8s.asyncio.get("daskclusters", namespace=namespace)})
+            await asyncio.sleep(1)
+
+    result: dict[str, Any] = {"clusters": clusters, "workers_per_cluster": workers}
+    try:
+        pids = operator.pids()
+        cpu0, api0 = cpu_seconds(pids), apiserver_requests()
+        requests0 = await operator.requests(namespace, settle=False)
+        names = [f"c{i:03d}" for i in range(clusters)]
+        gate = asyncio.Semaphore(16)
+
+        async def create(name: str) -> None:
+            async with gate:
+                await (await DaskCluster(cluster_manifest(name, namespace, workers))).create()
+
+        started = time.monotonic()
+        tasks.append(asyncio.create_task(follow_clusters()))
+        await asyncio.gather(*(create(n) for n in names))
+        total = clusters * workers
+        await wait_for(lambda: watch.ready() >= total and sum(p == "Running" for p in phases.values()) == clusters,
+                       f"{clusters} clusters Running with {total} ready workers", timeout)
+        result["all_running_s"] = round(time.monotonic() - started, 2)
+        result["operator_view"] = await operator_view(namespace)
+        result["cpu_to_running_s"] = round(cpu_seconds(operator.pids()) - cpu0, 2)
+
+        if scale_by:
+            for name in names:
+                watch.expect(name, workers + scale_by)
+            gate = asyncio.Semaphore(16)
+
+            async def scale(name: str) -> None:
+                async with gate:
+                    watch.expect(name, workers + scale_by)
+                    obj = await DaskCluster.get(name, namespace=namespace)
+                    await obj.patch({"spec": {"worker": {"replicas": workers + scale_by}}})
+
+            await asyncio.gather(*(scale(n) for n in names))
+            await wait_for(lambda: len(watch.reached) == clusters, "scaled pods exist", timeout)
+            latencies = sorted(watch.reached.values())
+            result["scale_to_pods_p50_s"] = round(statistics.median(latencies), 2)
+            result["scale_to_pods_p99_s"] = round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2)
+            await wait_for(lambda: watch.ready() >= clusters * (workers + scale_by), "scaled pods ready", timeout)
+
+        requests = await operator.requests(namespace) - requests0
+        by_verb = Counter()
+        for key, n in requests.items():
+            by_verb[key.split()[0]] += n
+        api1 = apiserver_requests()
+        result["operator_cpu_s"] = round(cpu_seconds(operator.pids()) - cpu0, 2)
+        result["operator_peak_rss_mib"] = round(sampler.peak(), 1)
+        result["operator_rss_mib_at_pods"] = sampler.at_pods([0, 100, 500, 1000, 2000])
+        result["operator_requests_by_verb"] = dict(sorted(by_verb.items()))
+        result["operator_requests"] = dict(requests.most_common())
+        result["operator_writes"] = sum(v for k, v in by_verb.items() if k in WRITE_VERBS)
+        result["apiserver_requests_by_verb"] = {k: v for k, v in sorted((api1 - api0).items())}
+        result["apiserver_writes"] = sum(v for k, v in (api1 - api0).items() if k in WRITE_VERBS)
+
+        started = time.monotonic()
+        await asyncio.gather(*[(await DaskCluster.get(n, namespace=namespace)).delete() for n in names])
+        await wait_for(lambda: not watch.pods, "worker pods gone", timeout)
+        result["delete_s"] = round(time.monotonic() - started, 2)
+        return result
+    finally:
+        for task in tasks:
+            task.cancel()
+        await (await Namespace.get(namespace)).delete()
+
+
+# ---- output ---------------------------------------------------------------------------------------
+
+ROWS = [("all_running_s", "time to all Running (s)"), ("scale_to_pods_p50_s", "scale -> pods p50 (s)"),
+        ("scale_to_pods_p99_s", "scale -> pods p99 (s)"), ("delete_s", "deletion (s)"),
+        ("operator_cpu_s", "operator CPU (s)"), ("operator_peak_rss_mib", "operator peak RSS (MiB)"),
+        ("operator_writes", "operator API writes"), ("apiserver_writes", "API server writes (all)")]
+
+
+def table(runs: dict[str, dict]) -> str:
+    names = list(runs)
+    lines = []
+    for scenario_name in runs[names[0]]["scenarios"]:
+        lines.append(f"\n{scenario_name}")
+        lines.append(f"  {'':28}" + "".join(f"{n:>12}" for n in names) + ("  ours/original" if len(names) == 2 else ""))
+        for key, label in ROWS:
+            values = [runs[n]["scenarios"].get(scenario_name, {}).get(key) for n in names]
+            ratio = ""
+            if len(values) == 2 and all(isinstance(v, (int, float)) and v for v in values):
+                ratio = f"  {values[0] / values[1]:.2f}x"
+            lines.append(f"  {label:28}" + "".join(f"{'-' if v is None else v:>12}" for v in values) + ratio)
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    local = LocalCluster()
+    if not local.is_up():
+        sys.exit("the local Kubernetes is not up: dask-k8s-lab local-k8s up (or up --bare for the original)")
+    os.environ.update(local.env())
+    added = ensure_hollow_node(local)
+    operator = (Ours if args.operator == "ours" else Original)(local)
+    agent = agent_pid(local)
+    agent_rss0 = rss_mib([agent]) if agent else float("nan")
+    await operator.start()
+    report: dict[str, Any] = {"operator": operator.name, "scenarios": {}}
+    try:
+        plan = [(f"{args.clusters} x {args.workers}", args.clusters, args.workers)]
+        if args.single:
+            plan.append((f"1 x {args.single}", 1, args.single))
+        for label, clusters, workers in plan:
+            print(f"{operator.name}: {label} ...", file=sys.stderr)
+            result = await scenario(operator, clusters, workers, args.scale_by, args.timeout)
+            report["scenarios"][label] = result
+            print(json.dumps(result), file=sys.stderr)
+        if agent:
+            report["hollow_agent_rss_mib"] = {"before": round(agent_rss0, 1), "after": round(rss_mib([agent]), 1)}
+        if getattr(operator, "version", ""):
+            report["original_version"] = operator.version
+    finally:
+        await operator.stop()
+        if added and not args.keep_node:
+            local.remove_node(HOLLOW_NODE)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clusters", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=20, help="hollow workers per cluster")
+    parser.add_argument("--single", type=int, default=1000, help="workers of the one-cluster run (0: skip it)")
+    parser.add_argument("--scale-by", type=int, default=2, help="workers added per cluster for the scale latency")
+    parser.add_argument("--operator", choices=("ours", "original"), default="ours")
+    parser.add_argument("--timeout", type=float, default=900, help="bound on each wait (s)")
+    parser.add_argument("--keep-node", action="store_true", help="leave the hollow node for the next run")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("OURS", "ORIGINAL"),
+                        help="print the table and ratios of two earlier runs")
+    args = parser.parse_args()
+    if args.compare:
+        runs = {json.loads(p.read_text())["operator"]: json.loads(p.read_text()) for p in args.compare}
+        print(table(runs))
+        return
+    report = asyncio.run(run(args))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    print(table({report["operator"]: report}))
+
+
+if __name__ == "__main__":
+    main()

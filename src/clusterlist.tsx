@@ -16,6 +16,7 @@ import {
 import * as React from 'react';
 
 import { CommandIDs } from './commandids';
+import { DEFAULT_WORKER_GROUP } from './contract.generated';
 import { chartIcon, scaleIcon } from './icons';
 import { clusterStage, formatAge, formatBytes, startProgress, startStatus } from './format';
 import { clusterKey } from './stream';
@@ -75,7 +76,7 @@ function ClusterItem({
 }: IItemProps): JSX.Element {
   // Actions the account may not take are greyed out, with the reason (asked of Kubernetes).
   const permissions = usePermissions(model.api, cluster.namespace);
-  const groupsToRemove = cluster.worker_groups.some(g => g.name !== 'default');
+  const groupsToRemove = cluster.worker_groups.some(g => g.name !== DEFAULT_WORKER_GROUP);
   const refused = refusals(permissions, [
     'delete',
     'scale',
@@ -209,7 +210,7 @@ function ClusterItem({
             <span className="dk8s-Group-count">
               {g.ready}/{g.requested}
             </span>
-            {g.name !== 'default' ? (
+            {g.name !== DEFAULT_WORKER_GROUP ? (
               <Action
                 icon={closeIcon}
                 {...may('remove_worker_group', `Remove worker group ${g.name}`)}

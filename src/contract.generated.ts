@@ -5,6 +5,7 @@
 
 export const CLUSTER_NAME_PATTERN: RegExp = new RegExp("^[a-z]([-a-z0-9]*[a-z0-9])?$");
 export const DASHBOARD_PORT = 8787;
+export const DEFAULT_WORKER_GROUP = "default";
 export const DNS_LABEL_PATTERN: RegExp = new RegExp("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$");
 export const ENV_NAME_PATTERN: RegExp = new RegExp("^[-._a-zA-Z][-._a-zA-Z0-9]*$");
 export const FATAL_WAITING_REASONS: readonly string[] = ["CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "ErrImageNeverPull", "InvalidImageName", "RunContainerError"];

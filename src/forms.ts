@@ -3,6 +3,7 @@
  * bodies (or the errors to show at each field), template options turned
  * into values, and server field names mapped back onto inputs.  Pure.
  */
+import { DEFAULT_WORKER_GROUP } from './contract.generated';
 import {
   ICreateClusterRequest,
   ICreateFormValues,
@@ -95,8 +96,8 @@ export function buildWorkerGroupRequest(
   const name = v.name.trim();
   const nameError = validateGroupName(name, cluster, 'name');
   if (nameError) errors.push(nameError);
-  if (name === 'default') {
-    errors.push({ field: 'name', message: '"default" is the cluster\'s own group: choose another name' });
+  if (name === DEFAULT_WORKER_GROUP) {
+    errors.push({ field: 'name', message: `"${name}" is the cluster's own group: choose another name` });
   }
   const w = parseWorkers(v.workers, 'n_workers');
   if (w.error) errors.push(w.error);

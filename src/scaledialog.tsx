@@ -6,6 +6,7 @@ import { Dialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { DEFAULT_WORKER_GROUP } from './contract.generated';
 import { ICluster, IFieldError } from './types';
 
 export interface IScaleValues {
@@ -17,7 +18,7 @@ export interface IScaleValues {
 }
 
 export function scaleValuesFor(cluster: ICluster): IScaleValues {
-  const defaultGroup = cluster.worker_groups.find(g => g.name === 'default');
+  const defaultGroup = cluster.worker_groups.find(g => g.name === DEFAULT_WORKER_GROUP);
   const group = cluster.worker_groups.length > 1 ? defaultGroup?.name ?? cluster.worker_groups[0].name : '';
   const current = group
     ? cluster.worker_groups.find(g => g.name === group)!.requested

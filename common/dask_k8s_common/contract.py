@@ -53,8 +53,10 @@ ANNOTATION_SYNCED_REPLICAS = f"{ANNOTATION_PREFIX}synced-replicas"
 
 # --- names of the objects a cluster is made of ---------------------------------------------------
 
+#: The worker group every DaskCluster has (its ``spec.worker``), as users and the REST API name it.
+DEFAULT_WORKER_GROUP = "default"
 SCHEDULER_SUFFIX = "-scheduler"
-DEFAULT_GROUP_SUFFIX = "-default"
+DEFAULT_GROUP_SUFFIX = f"-{DEFAULT_WORKER_GROUP}"
 RUNNER_SUFFIX = "-runner"
 
 
@@ -127,6 +129,7 @@ def as_json() -> dict[str, Any]:
         "LABEL_CLUSTER": LABEL_CLUSTER,
         "LABEL_OWNER": LABEL_OWNER,
         "SCHEDULER_SUFFIX": SCHEDULER_SUFFIX,
+        "DEFAULT_WORKER_GROUP": DEFAULT_WORKER_GROUP,
         "SCHEDULER_PORT": SCHEDULER_PORT,
         "DASHBOARD_PORT": DASHBOARD_PORT,
         "DNS_LABEL_PATTERN": DNS_LABEL_PATTERN,

@@ -1,6 +1,6 @@
 """Several nodes: a Dask cluster's workers spread over them, a worker group's nodeSelector picks
 its nodes, and when a node is lost its workers are evicted and recreated on the others while a
-computation (with retries) finishes.
+computation (with retries) finishes, and the operator says so in events and status.
 
 The test adds two nodes of its own to the shared cluster, tainted so that only this test's
 workers (which tolerate the taint) go there, and removes them at the end.
@@ -20,7 +20,15 @@ from distributed import Client
 from local_k8s import nodes, settings
 from local_k8s.cluster import LocalCluster
 from tests.fixtures.kube import Kubectl, wait_until
-from tests.operator.helpers import apply, scheduler_address, small_cluster, wait_phase, wait_ready_workers
+from tests.operator.helpers import (
+    apply,
+    events,
+    get,
+    scheduler_address,
+    small_cluster,
+    wait_phase,
+    wait_ready_workers,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +119,26 @@ def test_workers_spread_follow_selectors_and_survive_a_node_loss(
     assert evicted and all(p["metadata"].get("deletionTimestamp") for p in evicted)
     taints = {t["key"] for t in kubectl.json("node", node_b)["spec"].get("taints") or []}
     assert "node.kubernetes.io/unreachable" in taints
+
+    # The node lifecycle's eviction marks each pod (what the operator reads to tell a lost node
+    # from any other deletion), and the operator says what happened: a warning on the group and
+    # on its cluster that names the node, and their status, once the workers are replaced.
+    conditions = [{c["type"]: c.get("reason") for c in p["status"].get("conditions") or []}
+                  for p in evicted]
+    assert all(c.get("DisruptionTarget") == "DeletionByTaintManager" for c in conditions), conditions
+    lost = f"worker pod(s) were lost with node {node_b} (NotReady)"
+
+    def warned(kind: str, name: str) -> bool:
+        return any(e["reason"] == "WorkersLost" and e["type"] == "Warning" and lost in e["message"]
+                   for e in events(kubectl, kind, name))
+
+    wait_until(lambda: warned("DaskWorkerGroup", "spread-default") and warned("DaskCluster", "spread"),
+               timeout=60, message="WorkersLost warnings on the group and the cluster")
+    replaced = f"{len(evicted)} {lost}; replaced"
+    wait_until(lambda: get(kubectl, "daskworkergroup", "spread-default")["status"].get("message") == replaced,
+               timeout=60, message=f"the group's status saying {replaced!r}")
+    # the cluster's status follows its default group's
+    wait_until(lambda: get(kubectl, "daskcluster", "spread")["status"].get("message", "").endswith(replaced),
+               timeout=60, message=f"the cluster's status saying {replaced!r}")
+    assert get(kubectl, "daskcluster", "spread")["status"]["phase"] == "Running"
+    assert not any(lost in e["message"] for e in events(kubectl, "DaskWorkerGroup", "spread-gpu"))

@@ -265,7 +265,8 @@ def test_lost_workers_are_reported_until_replaced():
     message = planning.workers_lost_message(pods, desired=3, ready=1)
     assert message == "2 worker pod(s) were lost with node n2 (NotReady); replacing them"
     assert planning.is_workers_lost(message)
-    assert planning.workers_lost_message(pods, desired=3, ready=3) is None
+    assert planning.workers_lost_message(pods, desired=3, ready=3) == (
+        "2 worker pod(s) were lost with node n2 (NotReady); replaced")
     assert planning.workers_lost_message([pod("w3"), pod("w4", deleting=True)], 3, 1) is None
     assert not planning.is_workers_lost("rolling update in progress")
     assert not planning.is_workers_lost(None)

@@ -240,7 +240,7 @@ async def test_workers_that_cannot_start_are_reported_on_the_group_and_cluster(m
     assert "ImagePullBackOff" in posted[-1][3]
 
 
-async def test_workers_lost_with_their_node_are_reported_once_until_replaced(monkeypatch):
+async def test_workers_lost_with_their_node_are_reported_until_replaced(monkeypatch):
     world = World(replicas=2, pods=2).install(monkeypatch)
     for name in world.pods:  # the node lifecycle evicts both: Terminating on a node that is gone
         world.pods[name]["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
@@ -278,7 +278,14 @@ async def test_workers_lost_with_their_node_are_reported_once_until_replaced(mon
                              "conditions": [{"type": "Ready", "status": "True"}]}
             world.workers[f"tcp://{ip}:4000"] = {"metrics": {}}
     await reconcile.reconcile_worker_group("ns", "simple-default")
-    assert world.status["message"] == "" and world.status["readyReplicas"] == 2
+    replaced = "2 worker pod(s) were lost with node node-2 (NotReady); replaced"
+    assert world.status["message"] == replaced and world.status["readyReplicas"] == 2
+    assert posted[-2:] == [("DaskWorkerGroup", "WorkersReplaced", False, replaced),
+                           ("DaskCluster", "WorkersReplaced", False, replaced)]
+    for name in [n for n, p in world.pods.items() if p["metadata"].get("deletionTimestamp")]:
+        del world.pods[name]  # the lost pods are gone at last (the node was removed)
+    await reconcile.reconcile_worker_group("ns", "simple-default")
+    assert world.status["message"] == ""
 
 
 def _cluster_and_group(cluster_replicas: int, group_replicas: int, synced: int | None):

@@ -8,7 +8,11 @@ from typing import Any
 
 from kr8s.asyncio.objects import Pod, Service
 
-from dask_k8s_common.contract import LABEL_CLUSTER, default_worker_group_name, scheduler_name
+from dask_k8s_common.contract import (
+    LABEL_CLUSTER,
+    default_worker_group_name,
+    scheduler_name,
+)
 from dask_k8s_common.resources import DaskAutoscaler, DaskCluster, DaskWorkerGroup
 
 from .. import builders, events, kube, planning, scheduler_api

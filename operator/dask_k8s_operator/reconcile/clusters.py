@@ -77,7 +77,7 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
         "observedGeneration": body["metadata"].get("generation", 0),
     }
     if phase.phase == "Running" and planning.is_workers_lost(group_status.get("message")):
-        # the default group's workers are the cluster's: its status says they are being replaced
+        # the default group's workers are the cluster's: its status says what became of them
         update["message"] = f"{phase.message}; {group_status['message']}"
     dashboard = [p for p in service.raw["spec"].get("ports", [])
                  if p.get("name") == DASHBOARD_PORT_NAME]

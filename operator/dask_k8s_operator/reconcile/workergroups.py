@@ -107,15 +107,17 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
         "selector": builders.worker_group_selector(cluster_name, name),
         "observedGeneration": body["metadata"].get("generation", 0),
         "message": ("waiting for the scheduler before removing workers" if deferred else
-                    lost if lost else
+                    lost if lost and lost.endswith(planning.REPLACING) else
                     "rolling update in progress" if plan.rolling else
                     f"scheduler unreachable ({unreachable}); readiness from pod conditions"
-                    if connected is None else ""),
+                    if connected is None else lost or ""),
     }
     previous_message = (body.get("status") or {}).get("message")
     await set_status(group, update)
-    if lost and lost != previous_message:
-        await _report_to_group_and_cluster(group, cluster, "WorkersLost", lost)
+    if lost and update["message"] == lost and lost != previous_message:
+        replacing = lost.endswith(planning.REPLACING)
+        await _report_to_group_and_cluster(group, cluster, "WorkersLost" if replacing
+                                           else "WorkersReplaced", lost, warning=replacing)
     await _report_failing_workers(group, cluster, pods)
     busy = (plan.create or plan.retire or plan.delete or deferred or in_flight
             or plan.ready_replicas < desired)
@@ -125,12 +127,12 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
 
 
 async def _report_to_group_and_cluster(group: DaskWorkerGroup, cluster: DaskCluster, reason: str,
-                                       message: str) -> None:
-    """A warning on the group, and on the cluster for its default group (so that ``kubectl
+                                       message: str, warning: bool = True) -> None:
+    """An event on the group, and on the cluster for its default group (so that ``kubectl
     describe daskcluster`` shows it)."""
-    await events.post(group.raw, reason, message, warning=True)
+    await events.post(group.raw, reason, message, warning=warning)
     if group.name == default_worker_group_name(cluster.name):
-        await events.post(cluster.raw, reason, message, warning=True)
+        await events.post(cluster.raw, reason, message, warning=warning)
 
 
 async def _report_failing_workers(group: DaskWorkerGroup, cluster: DaskCluster,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from . import openapi
 from .errors import ApiError, invalid
 from .requests import AdaptRequest, parse_add_worker_group, parse_create, parse_json_object, parse_patch
 from .service import ClusterService
@@ -140,10 +140,10 @@ class OpenAPIHandler(BaseHandler):
     @authorized
     async def get(self) -> None:
         self.set_header("Content-Type", "application/yaml")
-        self.finish(OPENAPI.read_text())
+        self.finish(openapi.document_text())
 
 
-OPENAPI = Path(__file__).with_name("openapi.yaml")
+OPENAPI = openapi.DOCUMENT
 
 
 def rest_handlers() -> list[tuple[str, type]]:

@@ -140,8 +140,7 @@ class HelmCluster(KubernetesCluster):
         self._worker_deployment = ""
         super().__init__(asynchronous=asynchronous, loop=loop, quiet=quiet, name=name or release_name, **kwargs)
         if not self.asynchronous:
-            self._loop_runner.start()
-            self.sync(self._start)
+            self._start_sync()
 
     async def _start_resources(self) -> None:
         await self._connect()
@@ -192,13 +191,7 @@ class HelmCluster(KubernetesCluster):
         """Disconnect. The release keeps running; remove it with ``helm uninstall``."""
         if self.status == Status.closed:
             return NoOpAwaitable() if self.asynchronous else None
-        return self.sync(self._close, callback_timeout=timeout)
-
-    async def _close(self) -> None:
-        if self.status == Status.closed:
-            return
-        await super()._close()
-        await self._stop_networking()
+        return self.sync(self._shutdown, callback_timeout=timeout)
 
     @classmethod
     def from_name(cls, name: str, **kwargs: Any) -> HelmCluster:

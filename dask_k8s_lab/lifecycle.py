@@ -1,4 +1,13 @@
-"""The start and networking protocol that KubeCluster and HelmCluster share."""
+"""The start, close and networking protocol that KubeCluster and HelmCluster share.
+
+This is also the one module that relies on distributed's ``Cluster`` beyond its documented
+contract (a ``scheduler_comm`` and ``scale``): distributed has no public way for a subclass to run
+its event loop, to start the subscription that keeps ``scheduler_info`` current, or to end it, so
+``_run_loop``, ``_connect_scheduler`` and ``_disconnect_scheduler`` call ``Cluster``'s own, as
+distributed's ``SpecCluster`` does. No private method of ``Cluster`` is overridden here: start and
+close have names of their own. Upstream: dask/distributed#7940 (a base class that manages the
+loop and start/stop for cluster managers).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +26,8 @@ class KubernetesCluster(Cluster):
 
     It starts exactly once, however it is started: by the sync constructor, ``await cluster`` or
     ``async with``, also when several of those race. A start that fails leaves nothing behind
-    (see ``_cleanup_failed_start``). Subclasses implement ``_start_resources``.
+    (see ``_cleanup_failed_start``). Subclasses implement ``_start_resources`` and may extend
+    ``_shutdown``.
     """
 
     comm_endpoint: Endpoint | None = None
@@ -26,12 +36,20 @@ class KubernetesCluster(Cluster):
 
     def __await__(self):
         async def _() -> Any:
-            await self._start()
+            await self._start_once()
             return self
 
         return _().__await__()
 
-    async def _start(self) -> None:
+    async def __aexit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        await self._shutdown()
+
+    def _start_sync(self) -> None:
+        """Start from the sync constructor: run the cluster's loop, then start on it."""
+        self._loop_runner.start()
+        self.sync(self._start_once)
+
+    async def _start_once(self) -> None:
         if self._start_lock is None:
             self._start_lock = asyncio.Lock()  # made here: it belongs to the cluster's loop
         async with self._start_lock:
@@ -51,8 +69,19 @@ class KubernetesCluster(Cluster):
         raise NotImplementedError
 
     async def _connect_scheduler(self) -> None:
-        """distributed's own start: the scheduler rpc and the cluster's status to running."""
+        """distributed's own start: the worker subscription and the cluster's status to running."""
         await Cluster._start(self)
+
+    async def _disconnect_scheduler(self) -> None:
+        """distributed's own close: the subscription, the rpc, the cluster's status to closed."""
+        await Cluster._close(self)
+
+    async def _shutdown(self) -> None:
+        """Disconnect and stop port-forwards; what runs in Kubernetes keeps running."""
+        if self.status == Status.closed:
+            return
+        await self._disconnect_scheduler()
+        await self._stop_networking()
 
     async def _cleanup_failed_start(self) -> None:
         """Stop port-forwards and close the scheduler rpc; subclasses add what they created."""

@@ -139,8 +139,7 @@ class KubeCluster(StartupMixin, ScalingMixin, GuardsMixin, MonitorMixin, ViewsMi
         super().__init__(asynchronous=asynchronous, loop=loop, quiet=quiet, name=self._options.name, **kwargs)
         KubeCluster._instances.add(self)
         if not self.asynchronous:
-            self._loop_runner.start()
-            self.sync(self._start)
+            self._start_sync()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -271,11 +270,11 @@ class KubeCluster(StartupMixin, ScalingMixin, GuardsMixin, MonitorMixin, ViewsMi
         if self.status == Status.closed:
             return NoOpAwaitable() if self.asynchronous else None
         try:
-            return self.sync(self._close, timeout=timeout)
+            return self.sync(self._shutdown, timeout=timeout)
         except RuntimeError:  # the loop is gone at interpreter exit
             return None
 
-    async def _close(self, timeout: float | None = None) -> None:
+    async def _shutdown(self, timeout: float | None = None) -> None:
         if self.status == Status.closed:
             return
         if self.shutdown_on_close and self._api is not None:
@@ -289,7 +288,7 @@ class KubeCluster(StartupMixin, ScalingMixin, GuardsMixin, MonitorMixin, ViewsMi
             self._watch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._watch_task
-        await super()._close()
+        await self._disconnect_scheduler()
         await self._stop_networking()
         if self.shutdown_on_close and self._api is not None:
             await self._delete_cluster(timeout)

@@ -9,7 +9,9 @@ import {
   ENV_NAME_PATTERN,
   MAX_CLUSTER_NAME,
   MAX_DNS_LABEL,
-  QUANTITY_PATTERN
+  QUANTITY_PATTERN,
+  RESOURCE_QUANTITY_PATTERN,
+  WORKER_GROUP_NAME_PATTERN
 } from './contract.generated';
 import { IAdaptRange, IFieldError } from './types';
 
@@ -62,15 +64,15 @@ export function validateNamespace(name: string, field = 'namespace'): IFieldErro
 }
 
 /**
- * A worker group name: a DNS label; its DaskWorkerGroup is `<cluster>-<group>`,
- * which must stay a label too, so with the cluster known the limit is what remains.
+ * A worker group name; its DaskWorkerGroup is `<cluster>-<group>`, which must
+ * stay a DNS label too, so with the cluster known the limit is what remains.
  */
 export function validateGroupName(name: string, cluster?: string, field = 'name'): IFieldError | null {
   if (!name) {
     return { field, message: 'a worker group needs a name' };
   }
   const maximum = cluster ? MAX_DNS_LABEL - cluster.length - 1 : MAX_DNS_LABEL;
-  if (name.length <= maximum && DNS_LABEL_PATTERN.test(name)) {
+  if (name.length <= maximum && WORKER_GROUP_NAME_PATTERN.test(name)) {
     return null;
   }
   return {
@@ -81,18 +83,15 @@ export function validateGroupName(name: string, cluster?: string, field = 'name'
   };
 }
 
-/** A resource request or limit (empty: none). Negative values are never meaningful there. */
+/** A resource request or limit (empty: none): a quantity, and not a negative one. */
 export function validateQuantity(value: string, field: string): IFieldError | null {
-  if (!value) {
+  if (!value || RESOURCE_QUANTITY_PATTERN.test(value)) {
     return null;
   }
-  if (!QUANTITY_PATTERN.test(value)) {
-    return { field, message: `"${value}" is not a Kubernetes quantity (e.g. 500m, 1, 2Gi)` };
-  }
-  if (value.startsWith('-')) {
+  if (QUANTITY_PATTERN.test(value)) {
     return { field, message: `"${value}" is negative: requests and limits are 0 or more` };
   }
-  return null;
+  return { field, message: `"${value}" is not a Kubernetes quantity (e.g. 500m, 1, 2Gi)` };
 }
 
 export function parseWorkers(value: string, field = 'n_workers'): { n?: number; error?: IFieldError } {

@@ -92,11 +92,17 @@ MAX_DNS_LABEL = 63
 CLUSTER_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 MAX_CLUSTER_NAME = MAX_DNS_LABEL - len(SCHEDULER_SUFFIX)
 MAX_LABEL_VALUE = 63
+#: A worker group name: a DNS label (its DaskWorkerGroup is ``<cluster>-<group>``, which starts
+#: with the cluster's letter and must itself stay within MAX_DNS_LABEL).
+WORKER_GROUP_NAME_PATTERN = DNS_LABEL_PATTERN
 #: A Kubernetes resource quantity (the API server's grammar: 500m, 1.5, 2Gi, 1e3).
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
     r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
+#: A resource request or limit: a quantity without a minus sign. The grammar (and so the CRDs)
+#: allows one, but Pod validation refuses a negative request or limit, late; refuse it early.
+RESOURCE_QUANTITY_PATTERN = QUANTITY_PATTERN.replace(r"^(\+|-)?", r"^\+?", 1)
 #: An environment variable name as the API server accepts it (C identifiers plus '-' and '.').
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 #: A resource name in requests/limits: ``cpu``, ``memory``, ``nvidia.com/gpu``.
@@ -135,8 +141,10 @@ def as_json() -> dict[str, Any]:
         "DNS_LABEL_PATTERN": DNS_LABEL_PATTERN,
         "MAX_DNS_LABEL": MAX_DNS_LABEL,
         "CLUSTER_NAME_PATTERN": CLUSTER_NAME_PATTERN,
+        "WORKER_GROUP_NAME_PATTERN": WORKER_GROUP_NAME_PATTERN,
         "MAX_CLUSTER_NAME": MAX_CLUSTER_NAME,
         "QUANTITY_PATTERN": QUANTITY_PATTERN,
+        "RESOURCE_QUANTITY_PATTERN": RESOURCE_QUANTITY_PATTERN,
         "ENV_NAME_PATTERN": ENV_NAME_PATTERN,
         "FATAL_WAITING_REASONS": sorted(FATAL_WAITING_REASONS),
         "IMAGE_PULL_REASONS": sorted(IMAGE_PULL_REASONS),

@@ -1,18 +1,13 @@
 """Pure builders: a custom resource (as a dict) in, child manifests (as dicts) out.
 
-Nothing here talks to Kubernetes. The reconcilers in ``reconcile.py`` call these and send the
-results through kr8s.
-
-Metadata precedence (documented behaviour): ``top-level <= subresource <= base``. The top level is
-the parent's own ``metadata``, the subresource level is ``spec.<part>.metadata``, and the base
-labels (``dask.org/cluster-name``, ``dask.org/component``, ``dask.org/workergroup-name``) are always
-set by the controller. Annotations written by kopf, kubectl or this operator are never copied.
+Nothing here talks to Kubernetes. The reconcilers in ``reconcile/`` call these and send the
+results through kr8s. The children's labels and annotations follow the precedence described in
+``metadata`` (``top-level <= subresource <= base``).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import secrets
@@ -21,11 +16,6 @@ from typing import Any
 
 from dask_k8s_common import legacy_commands
 from dask_k8s_common.contract import (
-    ANNOTATION_DISABLE_MESH_SIDECAR,
-    ANNOTATION_PREFIX,
-    ANNOTATION_RETIRING,
-    ANNOTATION_SPEC_HASH,
-    ANNOTATION_SYNCED_REPLICAS,
     API_VERSION,
     COMPONENT_JOB_RUNNER,
     COMPONENT_SCHEDULER,
@@ -43,11 +33,22 @@ from dask_k8s_common.contract import (
     scheduler_name,
 )
 
-# the operator's own names for the contract's annotations (imported from here by tests and users)
-SPEC_HASH_ANNOTATION = ANNOTATION_SPEC_HASH
-RETIRING_ANNOTATION = ANNOTATION_RETIRING
-SYNCED_REPLICAS_ANNOTATION = ANNOTATION_SYNCED_REPLICAS
-IGNORED_ANNOTATION_PREFIXES = ("kopf.zalando.org", "kubectl.kubernetes.io", ANNOTATION_PREFIX)
+from .metadata import (  # noqa: F401  (re-exported: tests and users import them from here)
+    IGNORED_ANNOTATION_PREFIXES,
+    MESH_OPT_OUT_ANNOTATION,
+    MESH_OPT_OUT_ENV,
+    MESH_OPT_OUT_LABEL,
+    RETIRING_ANNOTATION,
+    SPEC_HASH_ANNOTATION,
+    SYNCED_REPLICAS_ANNOTATION,
+    apply_mesh_choice,
+    is_owned_by,
+    merge_metadata,
+    mesh_opt_out_default,
+    owner_reference,
+    spec_hash,
+)
+
 WORKER_NAME_ENV = "DASK_WORKER_NAME"
 SCHEDULER_ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
 # The operator talks to schedulers only through their HTTP JSON API (``scheduler_api``), which
@@ -67,75 +68,6 @@ SCHEDULER_HTTP_ROUTES = (
 
 def cluster_domain() -> str:
     return os.environ.get("DASK_K8S_OPERATOR_CLUSTER_DOMAIN", "cluster.local")
-
-
-# Service-mesh sidecars are left alone unless asked: the original operator forced this label on
-# every pod, which kept meshes (Istio) from managing Dask traffic even where they should.
-MESH_OPT_OUT_LABEL = "sidecar.istio.io/inject"
-# Per resource: "true" opts its pods out of sidecar injection, "false" keeps them in whatever the
-# operator-wide setting says. A user annotation, so it is copied from a DaskCluster or DaskJob to
-# its worker groups and pods like any other.
-MESH_OPT_OUT_ANNOTATION = ANNOTATION_DISABLE_MESH_SIDECAR
-# Operator-wide default (chart value ``mesh.disableSidecarInjection``).
-MESH_OPT_OUT_ENV = "DASK_K8S_OPERATOR_DISABLE_MESH_SIDECAR"
-
-
-def mesh_opt_out_default() -> bool:
-    return os.environ.get(MESH_OPT_OUT_ENV, "false").strip().lower() == "true"
-
-
-def _apply_mesh_choice(meta: dict[str, dict[str, str]]) -> None:
-    """Add ``sidecar.istio.io/inject: "false"`` to a pod's labels only if opted out."""
-    choice = meta["annotations"].get(MESH_OPT_OUT_ANNOTATION, "").strip().lower()
-    if choice == "true" or (choice != "false" and mesh_opt_out_default()):
-        meta["labels"][MESH_OPT_OUT_LABEL] = "false"
-
-
-# ---------------------------------------------------------------------------------------------
-# metadata
-# ---------------------------------------------------------------------------------------------
-
-
-def _copyable_annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:
-    return {
-        key: value
-        for key, value in (annotations or {}).items()
-        if not key.startswith(IGNORED_ANNOTATION_PREFIXES)
-    }
-
-
-def merge_metadata(
-    top: Mapping[str, Any] | None,
-    sub: Mapping[str, Any] | None,
-    base_labels: Mapping[str, str],
-) -> dict[str, dict[str, str]]:
-    """Labels and annotations for a child: ``top <= sub <= base``, minus ignored annotations."""
-    top = top or {}
-    sub = sub or {}
-    labels = {**(top.get("labels") or {}), **(sub.get("labels") or {}), **base_labels}
-    annotations = {
-        **_copyable_annotations(top.get("annotations")),
-        **_copyable_annotations(sub.get("annotations")),
-    }
-    return {"labels": labels, "annotations": annotations}
-
-
-def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
-    """An ownerReference to ``owner`` so that the garbage collector deletes the child with it."""
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-def spec_hash(spec: Any) -> str:
-    """A short, stable digest of a spec, stored on children to notice spec changes."""
-    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +107,7 @@ def build_scheduler_pod(cluster: Mapping[str, Any]) -> dict[str, Any]:
     scheduler = cluster["spec"]["scheduler"]
     meta = merge_metadata(cluster["metadata"], scheduler.get("metadata"), scheduler_labels(name))
     meta["annotations"][SPEC_HASH_ANNOTATION] = spec_hash(scheduler["spec"])
-    _apply_mesh_choice(meta)
+    apply_mesh_choice(meta)
     spec = copy.deepcopy(scheduler["spec"])
     spec.setdefault("restartPolicy", "Always")
     # dask reads the value with ast.literal_eval; a JSON list of strings is such a literal
@@ -313,7 +245,7 @@ def build_worker_pod(
         },
     )
     meta["annotations"][SPEC_HASH_ANNOTATION] = worker_pod_hash(group)
-    _apply_mesh_choice(meta)
+    apply_mesh_choice(meta)
     spec = copy.deepcopy(worker["spec"])
     spec.setdefault("restartPolicy", "OnFailure")
     _inject_env(
@@ -374,7 +306,7 @@ def build_job_runner_pod(job: Mapping[str, Any]) -> dict[str, Any]:
         runner.get("metadata"),
         {LABEL_CLUSTER: name, LABEL_COMPONENT: COMPONENT_JOB_RUNNER},
     )
-    _apply_mesh_choice(meta)
+    apply_mesh_choice(meta)
     spec = copy.deepcopy(runner["spec"])
     spec.setdefault("restartPolicy", "OnFailure")
     service = job["spec"]["cluster"]["spec"]["scheduler"].get("service")
@@ -401,8 +333,3 @@ def _with_modern_commands(pod: dict[str, Any]) -> dict[str, Any]:
     Event)."""
     legacy_commands.modernize_pod(pod)
     return pod
-
-
-def is_owned_by(child: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
-    uid = owner["metadata"].get("uid")
-    return any(ref.get("uid") == uid for ref in child["metadata"].get("ownerReferences") or [])

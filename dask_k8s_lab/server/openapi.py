@@ -1,7 +1,7 @@
 """The OpenAPI document of the REST API (``openapi.yaml``): loading it, and writing the part of
 it that states the contract's facts.
 
-The schemas of names, quantities, environment variable and resource names, worker counts and
+The schemas of names, quantities (of requests and limits: not negative), environment variable and resource names, worker counts and
 the scheduler's address are generated from ``dask_k8s_common.contract`` (and the default of
 ``c.DaskK8sLab.max_workers``) into the block between the markers at the end of the document::
 
@@ -31,6 +31,7 @@ END = "    # END generated\n"
 MAX_QUANTITY = 64
 MAX_ENV_NAME = 256
 NAME_RULE = "lowercase letters, digits and '-', starting with a letter and ending with a letter or digit"
+LABEL_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit"
 
 
 def contract_schemas() -> dict[str, dict[str, Any]]:
@@ -45,20 +46,19 @@ def contract_schemas() -> dict[str, dict[str, Any]]:
             "description": f"use at most {contract.MAX_CLUSTER_NAME} {NAME_RULE}.",
         },
         "GroupName": {
-            "type": "string", "title": "a valid name", "pattern": contract.CLUSTER_NAME_PATTERN,
+            "type": "string", "title": "a valid name", "pattern": contract.WORKER_GROUP_NAME_PATTERN,
             "maxLength": contract.MAX_LABEL_VALUE,
-            "description": f"use at most {contract.MAX_LABEL_VALUE} {NAME_RULE}.",
+            "description": f"use at most {contract.MAX_LABEL_VALUE} {LABEL_RULE}.",
         },
         "NamespaceName": {
             "type": "string", "title": "a valid namespace name", "pattern": contract.DNS_LABEL_PATTERN,
             "maxLength": contract.MAX_DNS_LABEL,
-            "description": f"use at most {contract.MAX_DNS_LABEL} lowercase letters, digits and '-', "
-                           "starting and ending with a letter or digit.",
+            "description": f"use at most {contract.MAX_DNS_LABEL} {LABEL_RULE}.",
         },
         "Quantity": {
-            "title": 'a quantity such as "2", "500m" or "4Gi"',
+            "title": 'a quantity of 0 or more such as "2", "500m" or "4Gi"',
             "anyOf": [
-                {"type": "string", "pattern": contract.QUANTITY_PATTERN, "maxLength": MAX_QUANTITY},
+                {"type": "string", "pattern": contract.RESOURCE_QUANTITY_PATTERN, "maxLength": MAX_QUANTITY},
                 {"type": "number", "minimum": 0},
             ],
             "example": "2Gi",

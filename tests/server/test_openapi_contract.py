@@ -28,7 +28,8 @@ def test_the_document_holds_the_contract_facts():
     components = yaml.safe_load(openapi.DOCUMENT.read_text())["components"]["schemas"]
     assert components["ClusterName"]["pattern"] == contract.CLUSTER_NAME_PATTERN
     assert components["ClusterName"]["maxLength"] == contract.MAX_CLUSTER_NAME
-    assert components["Quantity"]["anyOf"][0]["pattern"] == contract.QUANTITY_PATTERN
+    assert components["Quantity"]["anyOf"][0]["pattern"] == contract.RESOURCE_QUANTITY_PATTERN
+    assert components["GroupName"]["pattern"] == contract.WORKER_GROUP_NAME_PATTERN
     assert components["EnvName"]["pattern"] == contract.ENV_NAME_PATTERN
     assert f":{contract.SCHEDULER_PORT};" in components["SchedulerAddress"]["description"]
     # every request body refers to these schemas rather than restating them

@@ -9,7 +9,8 @@ from dask_k8s_lab.server.errors import ApiError
 from dask_k8s_lab.server.requests import parse_add_worker_group, parse_create, parse_json_object, parse_patch
 
 NAME_RULE = "lowercase letters, digits and '-', starting with a letter and ending with a letter or digit."
-QUANTITY = 'a quantity such as "2", "500m" or "4Gi"'
+LABEL_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit."
+QUANTITY = 'a quantity of 0 or more such as "2", "500m" or "4Gi"'
 
 
 def refusal(parse, body, maximum=None) -> tuple[int, str | None, str]:
@@ -50,15 +51,15 @@ def refusal(parse, body, maximum=None) -> tuple[int, str | None, str]:
         ({"name": "9lives"}, "name", f"name '9lives' is not a valid name: use at most 53 {NAME_RULE}"),
         ({"name": "abc\n"}, "name", f"name 'abc\\n' is not a valid name: use at most 53 {NAME_RULE}"),
         ({"worker_groups": [{"name": "GPU", "n_workers": 1}]}, "worker_groups.0.name",
-         f"worker_groups.0.name 'GPU' is not a valid name: use at most 63 {NAME_RULE}"),
-        ({"namespace": "Team"}, "namespace",
-         "namespace 'Team' is not a valid namespace name: use at most 63 lowercase letters, digits and '-', "
-         "starting and ending with a letter or digit."),
+         f"worker_groups.0.name 'GPU' is not a valid name: use at most 63 {LABEL_RULE}"),
+        ({"namespace": "Team"}, "namespace", f"namespace 'Team' is not a valid namespace name: use at most 63 {LABEL_RULE}"),
         ({"resources": {"limits": {"cpu": "lots"}}}, "resources.limits.cpu",
          f"resources.limits.cpu 'lots' is not {QUANTITY}."),
         ({"resources": {"requests": {"memory": "2GB"}}}, "resources.requests.memory",
          f"resources.requests.memory '2GB' is not {QUANTITY}."),
         ({"resources": {"limits": {"cpu": -1}}}, "resources.limits.cpu", "resources.limits.cpu must be at least 0, got -1."),
+        ({"resources": {"limits": {"cpu": "-500m"}}}, "resources.limits.cpu",
+         f"resources.limits.cpu '-500m' is not {QUANTITY}."),
         ({"resources": {"limits": {"my gpu": "1"}}}, "resources.limits.my gpu",
          "'my gpu' in resources.limits is not a resource name such as cpu, memory or nvidia.com/gpu."),
         ({"env": {"1 2": "x"}}, "env.1 2",
@@ -99,7 +100,7 @@ def test_the_configured_maximum_replaces_the_documented_one():
         ({"workers": 11}, "workers", "workers must be between 0 and 10, got 11."),
         ({"workers": 1, "adapt": None}, "adapt", "Send either workers (a fixed size) or adapt (a range), not both."),
         ({"workers": 1, "worker_group": "Bad!"}, "worker_group",
-         f"worker_group 'Bad!' is not a valid name: use at most 63 {NAME_RULE}"),
+         f"worker_group 'Bad!' is not a valid name: use at most 63 {LABEL_RULE}"),
         ({"workers": 1, "size": 2}, "size", "Unknown field size; accepted: worker_group, workers."),
         ({"adapt": 5}, "adapt", 'adapt must be an object like {"minimum": 1, "maximum": 5} or null, got 5.'),
         ({"adapt": {"minimum": 1}}, "adapt.maximum", "adapt.maximum is required."),

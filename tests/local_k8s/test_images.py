@@ -6,7 +6,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from local_k8s.agent import images
 from local_k8s.agent.containerspec import ImageNotAvailable
 from local_k8s.agent.podrunner import pull_policy

@@ -10,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from local_k8s.agent import images
 from local_k8s.agent.imagestore import ImageStore, operator_env_key, operator_sources
 
@@ -67,7 +66,7 @@ def test_operator_pod_runs_from_the_operator_distribution_alone(dask_operator) -
 
     def kubectl(*args: str) -> str:
         result = subprocess.run(["kubectl", "--namespace", namespace, *args], capture_output=True, text=True,
-                                timeout=120)
+                                timeout=120, check=False)
         assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
         return result.stdout
 
@@ -87,6 +86,6 @@ def test_operator_pod_runs_from_the_operator_distribution_alone(dask_operator) -
     assert "kopf" in found["distributions"] and "dask-k8s-lab" not in found["distributions"]
 
     # `import jupyter_server` fails there, as it would in the image
-    result = subprocess.run(["kubectl", "--namespace", namespace, "exec", f"deploy/{release}", "--",
-                             "python", "-c", "import jupyter_server"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(["kubectl", "--namespace", namespace, "exec", f"deploy/{release}", "--", "python", "-c",
+                             "import jupyter_server"], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode != 0 and "No module named 'jupyter_server'" in result.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shlex
 import shutil
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from local_k8s.agent.imagestore import base_python, uv_binary, uv_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,13 +33,15 @@ OPERATOR_SOURCES = ("common", "operator")  # the distributions the operator's im
 JUPYTER = re.compile(r"^(jupyter|notebook|ipykernel|jupyterlab)")
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
-LIST_DISTRIBUTIONS = "import importlib.metadata as m, json; print(json.dumps(sorted({d.metadata['Name'] for d in m.distributions()})))"
+LIST_DISTRIBUTIONS = ("import importlib.metadata as m, json; "
+                      "print(json.dumps(sorted({d.metadata['Name'] for d in m.distributions()})))")
 PACKAGED_FILES = ("from dask_k8s_operator import install; "
                   "print(install.crd_dir()); print(install.chart_dir()); print(len(install.crd_files()))")
 
 
 def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
+                            timeout=600, check=False)
     assert result.returncode == 0, f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -55,7 +57,8 @@ def assert_operator_only(venv: Path) -> list[str]:
     assert [n for n in names if JUPYTER.match(n)] == []
     assert "dask-k8s-lab" not in names  # the client, its server extension and front end
     assert not (venv / "share" / "jupyter").exists()
-    assert [str(p) for p in venv.rglob("*.js")] == []  # no built front end anywhere
+    # no built front end anywhere (a labextension is a folder with a package.json and static/)
+    assert [str(p) for p in venv.rglob("*") if p.name in ("package.json", "node_modules", "labextensions")] == []
     return names
 
 
@@ -82,8 +85,8 @@ def instructions(text: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) per instruction: continuation lines joined, comments left out."""
     joined, pending = [], ""
     for line in text.splitlines():
-        if not pending and (not line.strip() or line.lstrip().startswith("#")):
-            continue
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue  # also inside a continued instruction, as docker reads it
         if line.rstrip().endswith("\\"):
             pending += line.rstrip()[:-1] + " "
             continue
@@ -103,11 +106,12 @@ class Stage:
     cmd: list[str] = field(default_factory=list)
 
     def path(self, path: str) -> Path:
-        return self.root / posixpath_join(self.workdir, path).lstrip("/")
+        """Where a path of the image (absolute, or relative to WORKDIR) is in the stage's folder."""
+        return self.root / container_path(self.workdir, path).lstrip("/")
 
 
-def posixpath_join(base: str, path: str) -> str:
-    return os.path.normpath(path if path.startswith("/") else f"{base}/{path}")
+def container_path(base: str, path: str) -> str:
+    return posixpath.normpath(path if path.startswith("/") else f"{base}/{path}")
 
 
 class DockerBuild:
@@ -129,7 +133,7 @@ class DockerBuild:
         assert self.stage is not None
         return self.stage
 
-    def FROM(self, args: str) -> None:  # noqa: N802 (named as the instruction)
+    def FROM(self, args: str) -> None:  # named as the instruction, as all below
         words = args.split()
         image, name = words[0], (words[2] if len(words) == 3 and words[1].upper() == "AS" else None)
         match = re.fullmatch(r"python:(\d+\.\d+)(?:[.-].*)?", image)
@@ -145,18 +149,18 @@ class DockerBuild:
         self.stage = Stage(root, venv)
         self.stages[name or str(number)] = self.stage
 
-    def WORKDIR(self, args: str) -> None:  # noqa: N802
+    def WORKDIR(self, args: str) -> None:
         assert self.stage
-        self.stage.workdir = posixpath_join(self.stage.workdir, args)
+        self.stage.workdir = container_path(self.stage.workdir, args)
         self.stage.path(".").mkdir(parents=True, exist_ok=True)
 
-    def ENV(self, args: str) -> None:  # noqa: N802
+    def ENV(self, args: str) -> None:
         assert self.stage
         for pair in shlex.split(args):
             key, _, value = pair.partition("=")
             self.stage.env[key] = value
 
-    def COPY(self, args: str) -> None:  # noqa: N802
+    def COPY(self, args: str) -> None:
         assert self.stage
         words = shlex.split(args)
         source = self.context
@@ -173,12 +177,14 @@ class DockerBuild:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, target / src.name if words[-1].endswith("/") else target)
 
-    def RUN(self, args: str) -> None:  # noqa: N802
+    def RUN(self, args: str) -> None:
         assert self.stage
-        lexer = shlex.shlex(args, posix=True, punctuation_chars="&")
+        lexer = shlex.shlex(args, posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
         command: list[str] = []
         for word in [*lexer, "&&"]:
+            if word != "&&" and set(word) <= set("();<>|&"):
+                pytest.fail(f"the test plays commands joined by && only, not {word!r}: RUN {args}")
             if word == "&&":
                 self.command(command)
                 command = []
@@ -206,17 +212,23 @@ class DockerBuild:
             value = str(self.stage.path(value))
         return f"{option}{eq}{value}"
 
-    def USER(self, args: str) -> None:  # noqa: N802
+    def USER(self, args: str) -> None:
         assert self.stage
         self.stage.user = args
 
-    def ENTRYPOINT(self, args: str) -> None:  # noqa: N802
+    def ENTRYPOINT(self, args: str) -> None:
         assert self.stage
-        self.stage.entrypoint = json.loads(args)
+        self.stage.entrypoint = exec_form(args)
 
-    def CMD(self, args: str) -> None:  # noqa: N802
+    def CMD(self, args: str) -> None:
         assert self.stage
-        self.stage.cmd = json.loads(args)
+        self.stage.cmd = exec_form(args)
+
+
+def exec_form(args: str) -> list[str]:
+    if not args.startswith("["):
+        pytest.fail(f"the test plays ENTRYPOINT and CMD in exec form only (a JSON list), not {args}")
+    return json.loads(args)
 
 
 def test_dockerfile_installs_only_the_operator(tmp_path: Path) -> None:
@@ -224,8 +236,8 @@ def test_dockerfile_installs_only_the_operator(tmp_path: Path) -> None:
     assert_operator_only(image.venv)
     # the image holds no source: our two distributions come from the wheels built in the first stage
     assert not any(image.root.rglob("pyproject.toml"))
-    direct = run(image.venv / "bin" / "python", "-c",
-                 "import importlib.metadata as m; print(m.distribution('dask-k8s-operator').read_text('direct_url.json'))")
+    direct = run(image.venv / "bin" / "python", "-c", "import importlib.metadata as m; "
+                 "print(m.distribution('dask-k8s-operator').read_text('direct_url.json'))")
     assert direct.strip() == "None"  # installed by name from the wheels, not from a folder
     assert image.entrypoint == ["dask-k8s-operator"]
     assert image.user == "1000"  # the chart's runAsUser

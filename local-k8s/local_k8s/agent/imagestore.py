@@ -197,7 +197,8 @@ class ImageStore:
             return None
         if key is not None and env_key != key:
             return None
-        return Pulled(image, meta["id"], self.env_dir(env_key) / "bin", self.env_dir(env_key), meta.get("kind", "dask"))
+        folder = self.env_dir(env_key)
+        return Pulled(image, meta["id"], folder / "bin", folder, meta.get("kind", "dask"))
 
     async def ensure(self, image: str, policy: str, emit: Emit) -> Pulled:
         """The image ready to run, pulling it per `policy` with the kubelet's events.

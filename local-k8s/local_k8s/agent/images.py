@@ -67,7 +67,7 @@ def parse(image: str) -> ImageRef:
 
 @dataclass(frozen=True)
 class Environment:
-    """The environment an image maps to: the project's own, or a Dask version's."""
+    """The environment an image maps to: the project's own, a Dask version's or the operator's."""
 
     kind: str  # "project", "dask" or "operator"
     version: str | None = None  # the Dask version; None means the newest release

@@ -12,7 +12,7 @@ and the API server's side of many clusters is measured by ``operator_scale.py``)
   ``updated`` message, against the PATCH's own round trip;
 - browser (Debian's Chromium through Playwright, as ``ui-tests/``): the sidebar's first render,
   from clicking its tab (the list has arrived already: the model starts with the plugin) until
-  the frame after all N cards are in the DOM; the render after a page load with the sidebar open,
+  the next frame is rendered with all N cards in the DOM; the render after a page load with the sidebar open,
   from the stream's snapshot message reaching the page until that frame; and one update, from the
   ``updated`` message reaching the page until the frame after the cluster's card changed
   (``performance.now()`` in the page, a MutationObserver on the list, requestAnimationFrame for
@@ -48,6 +48,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 # Before any page script: timestamps of the stream's messages, by type and cluster name.
 PAGE_HOOKS = """
 window.__dk8s = {messages: [], longtasks: []};
+// performance.now() once the next frame is rendered (style, layout and paint done): a task
+// queued from requestAnimationFrame runs after that frame.
+window.afterFrame = (callback) => requestAnimationFrame(() => setTimeout(() => callback(performance.now()), 0));
 const NativeWebSocket = window.WebSocket;
 window.WebSocket = class extends NativeWebSocket {
   constructor(...args) {
@@ -74,7 +77,7 @@ CARDS = f'[data-testid^="cluster-{NAMESPACE}-"]'
 # Resolves with performance.now() of the frame after `count` cards exist (checked on each mutation).
 WAIT_FOR_CARDS = """
 ([selector, count]) => new Promise((resolve) => {
-  const done = () => requestAnimationFrame(() => resolve(performance.now()));
+  const done = () => afterFrame(resolve);
   if (document.querySelectorAll(selector).length >= count) { done(); return; }
   const observer = new MutationObserver(() => {
     if (document.querySelectorAll(selector).length >= count) { observer.disconnect(); done(); }
@@ -83,20 +86,44 @@ WAIT_FOR_CARDS = """
 })
 """
 
-# Arms an observer on one card; window.__dk8s.changed resolves with the frame after it changed.
+# Arms an observer on one card; window.__dk8s.changed resolves with the frame after its workers
+# line shows `expected` (other re-renders, e.g. the ages ticking, are not the update).
 ARM_CARD = """
-(selector) => {
+([selector, expected]) => {
   const card = document.querySelector(selector);
   window.__dk8s.changed = new Promise((resolve) => {
     const observer = new MutationObserver(() => {
+      const workers = card.querySelector('[data-testid="workers"]');
+      if (!workers || !workers.textContent.includes(expected)) return;
       observer.disconnect();
       const mutated = performance.now();
-      requestAnimationFrame(() => resolve({mutated, frame: performance.now()}));
+      afterFrame((frame) => resolve({mutated, frame}));
     });
     observer.observe(card, {childList: true, subtree: true, characterData: true, attributes: true});
   });
   return performance.now();
 }
+"""
+
+
+# The floor: the browser's cost to show `count` plain three-span rows in the same sidebar.
+PLAIN_ROWS = """
+(count) => new Promise((resolve) => {
+  const host = document.querySelector('#dask-k8s-sidebar');
+  const t = performance.now();
+  const list = document.createElement('ul');
+  for (let i = 0; i < count; i++) {
+    const li = document.createElement('li');
+    for (const text of [`cluster-${i}`, 'Running', '2/2 workers']) {
+      const span = document.createElement('span');
+      span.textContent = text;
+      li.appendChild(span);
+    }
+    list.appendChild(li);
+  }
+  host.prepend(list);
+  afterFrame((done) => { list.remove(); resolve(done - t); });
+})
 """
 
 
@@ -165,7 +192,7 @@ async def server_side(address: str, token: str, clusters: int, subscribers: list
     result["get_clusters_over_api_status"] = round(statistics.median(listed) / statistics.median(floor), 2)
 
     ws_url = f"ws://{address}/dask-k8s/stream"
-    workers = 2
+    workers = 2  # every PATCH asks for a count no cluster has had, so each one is a change
     for count in subscribers:
         sockets, snapshots = [], []
         for _ in range(count):
@@ -178,7 +205,7 @@ async def server_side(address: str, token: str, clusters: int, subscribers: list
         fanout, round_trips = [], []
         for i in range(updates):
             name = f"cluster-{i % clusters:03d}"
-            workers = 3 if workers == 2 else 2
+            workers += 1
             start = time.perf_counter()
 
             async def receive(ws) -> float:
@@ -201,7 +228,61 @@ async def server_side(address: str, token: str, clusters: int, subscribers: list
     return result
 
 
-async def browser_side(address: str, token: str, clusters: int, updates: int) -> dict:
+class Metrics:
+    """Chromium's own counters of main-thread time (DevTools Performance.getMetrics), as a
+    difference: script against style recalculation and layout."""
+
+    KEYS = ("TaskDuration", "ScriptDuration", "RecalcStyleDuration", "LayoutDuration")
+
+    def __init__(self, session, before: dict) -> None:
+        self.session, self.before = session, before
+
+    @staticmethod
+    async def _read(session) -> dict:
+        return {m["name"]: m["value"] for m in (await session.send("Performance.getMetrics"))["metrics"]}
+
+    @classmethod
+    async def start(cls, context, page) -> Metrics:
+        session = await context.new_cdp_session(page)
+        await session.send("Performance.enable")
+        return cls(session, await cls._read(session))
+
+    async def stop(self) -> dict[str, float]:
+        after = await self._read(self.session)
+        await self.session.detach()
+        return {k.removesuffix("Duration").lower(): round((after[k] - self.before[k]) * 1000, 1) for k in self.KEYS}
+
+
+class Profiler:
+    """Chromium's sampling CPU profiler (DevTools protocol): where the page's main thread spent
+    its time, as the functions with the most self time."""
+
+    def __init__(self, session) -> None:
+        self.session = session
+
+    @classmethod
+    async def start(cls, context, page) -> Profiler:
+        session = await context.new_cdp_session(page)
+        await session.send("Profiler.enable")
+        await session.send("Profiler.setSamplingInterval", {"interval": 500})
+        await session.send("Profiler.start")
+        return cls(session)
+
+    async def stop(self, top: int = 12) -> list[str]:
+        profile = (await self.session.send("Profiler.stop"))["profile"]
+        await self.session.detach()
+        nodes = {n["id"]: n for n in profile["nodes"]}
+        self_ms: dict[str, float] = {}
+        for sample, delta in zip(profile["samples"], profile["timeDeltas"]):
+            frame = nodes[sample]["callFrame"]
+            where = frame["url"].rsplit("/", 1)[-1].split("?")[0]
+            key = f"{frame['functionName'] or '(anonymous)'} {where}:{frame['lineNumber'] + 1}"
+            self_ms[key] = self_ms.get(key, 0) + delta / 1000
+        ranked = sorted(self_ms.items(), key=lambda kv: -kv[1])
+        return [f"{ms:8.1f} ms  {key}" for key, ms in ranked[:top]]
+
+
+async def browser_side(address: str, token: str, clusters: int, updates: int, profile: bool = False) -> dict:
     from playwright.async_api import async_playwright
 
     result: dict = {}
@@ -218,19 +299,31 @@ async def browser_side(address: str, token: str, clusters: int, updates: int) ->
         # the list has arrived (the model starts with the plugin) before the sidebar opens
         await page.wait_for_function("window.__dk8s.messages.some(m => m.type === 'snapshot')")
         await page.wait_for_timeout(1000)  # let the page settle after load
+        profiler = await Profiler.start(context, page) if profile else None
+        metrics = await Metrics.start(context, page)
         clicked = await page.evaluate("() => performance.now()")
         await tab.click()
         rendered = await page.evaluate(WAIT_FOR_CARDS, [CARDS, clusters])
         result["first_render_ms"] = round(rendered - clicked, 1)
+        result["first_render_main_thread_ms"] = await metrics.stop()
+        result["sidebar_elements"] = await page.evaluate(
+            "() => document.querySelectorAll('#dask-k8s-sidebar *').length")
+        result["sidebar_svgs"] = await page.evaluate(
+            "() => document.querySelectorAll('#dask-k8s-sidebar svg').length")
+        if profiler:
+            result["first_render_profile"] = await profiler.stop()
         result["cards_in_dom"] = await page.locator(CARDS).count()
+        result["floor_plain_rows_ms"] = round(await page.evaluate(PLAIN_ROWS, clusters), 1)
+        result["first_render_over_floor"] = round(result["first_render_ms"] / max(result["floor_plain_rows_ms"], 0.1), 1)
 
         # One update at a time: the `updated` message reaching the page -> the frame after the card changed.
         times, end_to_end, longest = [], [], []
-        workers = 2
+        profiler = await Profiler.start(context, page) if profile else None
+        metrics = await Metrics.start(context, page)
         for i in range(updates):
             name = f"cluster-{(i * 37) % clusters:03d}"
-            workers = 3 if workers == 2 else 2
-            await page.evaluate(ARM_CARD, f'[data-testid="cluster-{NAMESPACE}-{name}"]')
+            workers = 100 + i  # above any count the server side asked for: always a change
+            await page.evaluate(ARM_CARD, [f'[data-testid="cluster-{NAMESPACE}-{name}"]', f"/{workers} workers"])
             sent = await page.evaluate(
                 """async ([url, body]) => { const t = performance.now();
                    await fetch(url, {method: 'PATCH', body, headers: {'Authorization': 'token %s'}}); return t; }"""
@@ -243,6 +336,9 @@ async def browser_side(address: str, token: str, clusters: int, updates: int) ->
             times.append((changed["frame"] - arrival) / 1000)
             end_to_end.append((changed["frame"] - sent) / 1000)
             longest.append(max(tasks, default=0) / 1000)
+        result["updates_main_thread_ms"] = await metrics.stop()
+        if profiler:
+            result["updates_profile"] = await profiler.stop()
         result["update_message_to_frame"] = summary(times)
         result["update_patch_to_frame"] = summary(end_to_end)
         result["update_longest_task"] = summary(longest)
@@ -264,6 +360,8 @@ async def main() -> None:
     parser.add_argument("--subscribers", default="1,10,50", help="stream subscribers for the fan-out, comma-separated")
     parser.add_argument("--updates", type=int, default=10, help="updates timed per measurement")
     parser.add_argument("--no-browser", action="store_true", help="the server's side only")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print the page's hottest functions (Chromium's CPU profiler)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server, address, token = start_lab(args.clusters, Path(tmp))
@@ -272,7 +370,7 @@ async def main() -> None:
                       "server": await server_side(address, token, args.clusters,
                                                   [int(s) for s in args.subscribers.split(",") if s], args.updates)}
             if not args.no_browser:
-                report["browser"] = await browser_side(address, token, args.clusters, args.updates)
+                report["browser"] = await browser_side(address, token, args.clusters, args.updates, args.profile)
         finally:
             server.terminate()
             server.wait(15)

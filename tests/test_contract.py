@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT / "common" / "dask_k8s_common" / "contract.py"
 SOURCES = ("common/dask_k8s_common", "operator/dask_k8s_operator", "operator/generate_crds.py",
+           "operator/crd_openapi.py", "operator/crd_schemas.py",
            "local-k8s/local_k8s", "dask_k8s_lab", "src")
 GENERATED = {"src/contract.generated.ts"}
 

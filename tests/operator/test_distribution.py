@@ -196,7 +196,9 @@ class DockerBuild:
         assert stage
         mapped = [self.map_arg(w) for w in words]
         if words[0] == "pip":
-            env = {**os.environ, **stage.env}
+            # pip's configuration reaches the index as in a build; this machine's own extra wheel
+            # folders stay out, so the final stage sees only the wheels the first one built
+            env = {k: v for k, v in os.environ.items() if k != "PIP_FIND_LINKS"} | stage.env
             run(stage.venv / "bin" / "python", "-m", "pip", *mapped[1:], cwd=stage.path("."), env=env)
         elif words[:2] == ["rm", "-rf"]:
             for path in mapped[2:]:

@@ -87,6 +87,12 @@ async def fetch(cls: type[T], name: str, namespace: str, cached: bool = True) ->
         raise
 
 
+async def fetch_live(cls: type[T], name: str, namespace: str) -> T | None:
+    """``fetch``, but None also for an object being deleted (nothing more to reconcile)."""
+    obj = await fetch(cls, name, namespace)
+    return None if obj is None or obj.raw["metadata"].get("deletionTimestamp") else obj
+
+
 async def bind(cls: type[T], manifest: Mapping[str, Any]) -> T:
     """A kr8s object for ``manifest`` bound to the (shared) API client."""
     return cls(dict(manifest), api=await api())

@@ -21,8 +21,8 @@ from .status import iso, now_iso, parse_iso, set_status
 
 
 async def reconcile_autoscaler(namespace: str, name: str) -> float:
-    autoscaler = await kube.fetch(DaskAutoscaler, name, namespace)
-    if autoscaler is None or autoscaler.raw["metadata"].get("deletionTimestamp"):
+    autoscaler = await kube.fetch_live(DaskAutoscaler, name, namespace)
+    if autoscaler is None:
         return GONE
     body = autoscaler.raw
     spec = body["spec"]

@@ -45,6 +45,17 @@ async def create_child(owner: Any, cls: type, manifest: dict[str, Any], what: st
     return obj
 
 
+async def ensure(owner: Any, cls: type, manifest: dict[str, Any], what: str, reason: str
+                 ) -> tuple[Any | None, bool]:
+    """The child named in ``manifest``, created if missing. -> (the child, or None if it could
+    not be created; whether it was created now)."""
+    meta = manifest["metadata"]
+    obj = await kube.fetch(cls, meta["name"], meta["namespace"])
+    if obj is not None:
+        return obj, False
+    return await create_child(owner, cls, manifest, what, reason), True
+
+
 async def report_legacy_command(owner: dict[str, Any], pod: dict[str, Any]) -> None:
     """A Warning event on ``owner`` when its pod's removed ``dask-*`` command was rewritten."""
     message = legacy_commands.pod_message(pod)

@@ -18,7 +18,7 @@ from dask_k8s_common.contract import (
 from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 
 from .. import builders, events, kube, planning, scheduler_api, store
-from .children import create_child, report_legacy_command
+from .children import create_child, ensure, report_legacy_command
 from .pacing import FAST, GONE, RESYNC
 from .status import iso, set_status
 
@@ -26,8 +26,8 @@ logger = logging.getLogger(__name__)
 
 
 async def reconcile_cluster(namespace: str, name: str) -> float:
-    cluster = await kube.fetch(DaskCluster, name, namespace)
-    if cluster is None or cluster.raw["metadata"].get("deletionTimestamp"):
+    cluster = await kube.fetch_live(DaskCluster, name, namespace)
+    if cluster is None:
         return GONE
     body = cluster.raw
     status = body.get("status") or {}
@@ -142,12 +142,11 @@ async def _sync_scheduler_service(cluster: DaskCluster) -> Service | None:
     """The scheduler Service, created if missing and kept in step with the cluster's spec (None:
     it could not be created)."""
     body = cluster.raw
-    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     desired_service = builders.build_scheduler_service(body)
-    service = await kube.fetch(Service, scheduler_name(name), namespace)
-    if service is None:
-        return await create_child(cluster, Service, desired_service, "scheduler service",
-                                  "ServiceCreated")
+    service, created = await ensure(cluster, Service, desired_service, "scheduler service",
+                                    "ServiceCreated")
+    if service is None or created:
+        return service
     drift = builders.service_drift(desired_service, service.raw)
     if drift:
         await kube.patch(service, {"spec": drift})
@@ -159,11 +158,9 @@ async def _sync_default_group(cluster: DaskCluster) -> DaskWorkerGroup | None:
     body = cluster.raw
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     desired = builders.build_default_worker_group(body)
-    group = await kube.fetch(DaskWorkerGroup, default_worker_group_name(name), namespace)
-    if group is None:
-        return await create_child(cluster, DaskWorkerGroup, desired, "worker group",
+    group, created = await ensure(cluster, DaskWorkerGroup, desired, "worker group",
                                   "WorkerGroupCreated")
-    if group.raw["metadata"].get("deletionTimestamp"):
+    if group is None or created or group.raw["metadata"].get("deletionTimestamp"):
         return group
     if default_group_changes(body, group.raw) == ([], None, False):
         return group

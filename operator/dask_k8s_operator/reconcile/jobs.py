@@ -15,8 +15,8 @@ from .status import now_iso, set_status
 
 
 async def reconcile_job(namespace: str, name: str) -> float:
-    job = await kube.fetch(DaskJob, name, namespace)
-    if job is None or job.raw["metadata"].get("deletionTimestamp"):
+    job = await kube.fetch_live(DaskJob, name, namespace)
+    if job is None:
         return GONE
     body = job.raw
     status = body.get("status") or {}

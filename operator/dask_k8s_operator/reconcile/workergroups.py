@@ -30,8 +30,8 @@ logger = logging.getLogger(__name__)
 
 
 async def reconcile_worker_group(namespace: str, name: str) -> float:
-    group = await kube.fetch(DaskWorkerGroup, name, namespace)
-    if group is None or group.raw["metadata"].get("deletionTimestamp"):
+    group = await kube.fetch_live(DaskWorkerGroup, name, namespace)
+    if group is None:
         return GONE
     body = group.raw
     cluster_name = body["spec"]["cluster"]

@@ -203,18 +203,31 @@ import aiohttp, httpx, kopf
 out, host = sys.argv[1], sys.argv[2]
 counts = {}
 
+def resource_of(path):
+    """(resource[/subresource], named) of an API path; "discovery" for /api, /apis, /version."""
+    parts = [p for p in path.split("/") if p]
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:] if parts[:1] == ["apis"] else []
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        rest = rest[2:]
+    if not rest:
+        return "discovery", False
+    return rest[0] + ("/" + rest[2] if len(rest) >= 3 else ""), len(rest) >= 2
+
+
 def count(method, url):
-    url = str(url)
-    if host not in url:
-        return
-    path = url.split(host, 1)[1].split("?", 1)[0].strip("/").split("/")
-    watch = "watch=" in url and "watch=false" not in url
-    resource = path[-1] if len(path) % 2 == 0 or path[-2:-1] in (["namespaces"],) else path[-2]
-    verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, "get")
-    if verb == "get" and watch:
-        verb = "watch"
-    key = f"{verb} {resource}"
-    counts[key] = counts.get(key, 0) + 1
+    try:
+        url = str(url)
+        if host not in url:
+            return
+        path, _, query = url.split(host, 1)[1].partition("?")
+        resource, named = resource_of(path)
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method)
+        if verb is None:
+            verb = "get" if named else "watch" if "watch=true" in query or "watch=1" in query else "list"
+        key = f"{verb} {resource}"
+        counts[key] = counts.get(key, 0) + 1
+    except Exception as e:  # never break the operator over a count
+        counts["uncounted"] = counts.get("uncounted", 0) + 1
 
 def dump():
     while True:

@@ -188,7 +188,7 @@ class Kr8sBackend:
             for p in container.get("ports") or []:
                 if p.get("name") == DASHBOARD_PORT_NAME:
                     container_port = p["containerPort"]
-        forward = PortForward(service, container_port, local_port="auto")
+        forward = service.portforward(container_port, local_port="auto")  # kr8s public API: start()/stop()
         local_port = await forward.start()
         self._forwards[(namespace, cluster)] = forward
         return "127.0.0.1", local_port

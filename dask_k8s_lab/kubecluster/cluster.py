@@ -1,51 +1,45 @@
 """``KubeCluster``: create or attach to a DaskCluster and drive it from Python.
 
 One asyncio core (every ``_method`` is a coroutine running on the cluster's loop) with the thin
-sync facade that distributed's ``Cluster`` provides through ``self.sync``. The class is composed
-of the concerns in this package: start-up (:mod:`.startup`), scaling (:mod:`.scaling`),
-permission and quota checks (:mod:`.guards`), the running watch (:mod:`.monitor`), logs and
-links (:mod:`.views`); its messages are in :mod:`.errors`.
+sync facade that distributed's ``Cluster`` provides through ``self.sync``. The public methods are
+all here; the coroutines behind them are in this package, one concern per module: the DaskCluster
+itself (:mod:`.daskcluster`), start-up (:mod:`.startup`), scaling (:mod:`.scaling`), permission
+and quota checks (:mod:`.guards`), the running watch (:mod:`.monitor`), logs (:mod:`.logs`); the
+messages are in :mod:`.errors`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
-import time
 import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import httpx
 import kr8s
-from dask_k8s_common.resources import DaskCluster
-from distributed.core import Status, rpc
-from distributed.utils import NoOpAwaitable
-from kr8s.asyncio.objects import Service
+from distributed.core import Status
+from distributed.utils import NoOpAwaitable, format_dashboard_link
 
-from .. import ownership, quota
-from ..auth import ClusterAuth, current_namespace, resolve_api
-from ..kube import ensure_crds, fetch, status_code
+from .. import ownership
+from ..auth import ClusterAuth
 from ..lifecycle import KubernetesCluster
-from ..networking import connect_scheduler, list_node_addresses, wait_for_scheduler
 from ..options import KubeClusterOptions
 from ..permissions import Permissions
 from ..progress import ComponentState, StartupDisplay
-from ..specs import make_cluster_spec, scheduler_service_name
-from ..validation import CreateMode
-from .errors import already_exists_message, create_error, not_found_message, start_error
+from ..validation import CreateMode, validate_worker_group_name
+from .daskcluster import DaskClusterMixin
+from .errors import start_error
 from .guards import GuardsMixin
+from .logs import LogsMixin, components_row, fallback_repr
 from .monitor import MonitorMixin
-from .scaling import ScalingMixin
+from .scaling import ScalingMixin, worker_group_spec
 from .startup import StartupMixin
-from .views import ViewsMixin
 
 logger = logging.getLogger(__name__)
 
 
-class KubeCluster(StartupMixin, ScalingMixin, GuardsMixin, MonitorMixin, ViewsMixin, KubernetesCluster):
+class KubeCluster(DaskClusterMixin, StartupMixin, ScalingMixin, GuardsMixin, MonitorMixin, LogsMixin, KubernetesCluster):
     """Launch or attach to a Dask cluster on Kubernetes, run by the Dask operator.
 
     All arguments are keyword-only; unset ones come from the ``kubernetes.*`` Dask config.
@@ -159,111 +153,12 @@ class KubeCluster(StartupMixin, ScalingMixin, GuardsMixin, MonitorMixin, ViewsMi
         self._display.finish(self._components, f"KubeCluster {self.name!r} is running")
         self._watch_task = asyncio.create_task(self._watch_components())
 
-    async def _start_cluster(self) -> None:
-        opts = self._options
-        self._api = await resolve_api(self._auth, opts.namespace)
-        self.namespace = opts.namespace or current_namespace(self._api)
-        await ensure_crds(self._api)
-        existing = await fetch(DaskCluster, self.name, self.namespace, self._api)
-        if existing is None:
-            if opts.create_mode is CreateMode.CONNECT_ONLY:
-                raise ValueError(not_found_message(self.name, self.namespace))
-            existing = await self._create_cluster()
-        elif opts.create_mode is CreateMode.CREATE_ONLY:
-            raise ValueError(already_exists_message(self.name, self.namespace))
-        self._worker_spec = copy.deepcopy(existing.raw["spec"].get("worker") or {})
-        containers = ((existing.raw["spec"].get("scheduler") or {}).get("spec") or {}).get("containers") or [{}]
-        self.jupyter = "--jupyter" in (containers[0].get("args") or []) + (containers[0].get("command") or [])
-        if self.shutdown_on_close is None:
-            self.shutdown_on_close = self.created
-        self._log(f"{'Created' if self.created else 'Found'} DaskCluster {self.name} in {self.namespace}")
-        await self._wait_for_running()
-        await self._connect()
-        await self._connect_scheduler()
-        await self._check_versions()
-
-    async def _create_cluster(self) -> DaskCluster:
-        opts = self._options
-        if opts.custom_cluster_spec is not None:
-            manifest = copy.deepcopy(opts.custom_cluster_spec)
-            if opts.idle_timeout is not None:
-                manifest["spec"]["idleTimeout"] = int(opts.idle_timeout)
-        else:
-            manifest = make_cluster_spec(
-                name=self.name,
-                image=opts.image,
-                n_workers=opts.n_workers,
-                resources=opts.resources,
-                env=opts.env,
-                worker_command=opts.worker_command,
-                scheduler_service_type=opts.scheduler_service_type,
-                idle_timeout=opts.idle_timeout,
-                jupyter=opts.jupyter,
-            )
-        manifest.setdefault("metadata", {})["namespace"] = self.namespace
-        ownership.stamp(manifest, ownership.hub_user())  # in a hub-spawned server's kernel
-        cluster = DaskCluster(manifest, namespace=self.namespace, api=self._api)
-        await self._require("create", f"create KubeCluster {self.name!r}")
-        await self._check_quota(lambda quotas, ranges: quota.create_refusal(
-            str(self.namespace), manifest, [], quotas, ranges))
-        try:
-            await cluster.create()
-        except kr8s.ServerError as e:
-            if status_code(e) == 409 and self._options.create_mode is CreateMode.CREATE_OR_CONNECT:
-                found = await fetch(DaskCluster, self.name, self.namespace, self._api)
-                if found is not None:
-                    return found
-            translated = create_error(e, self.name, str(self.namespace))
-            if translated is not None:
-                raise translated from None
-            raise
-        self.created = True
-        return cluster
-
-    async def _connect(self) -> None:
-        opts = self._options
-        service = await Service.get(scheduler_service_name(self.name), namespace=self.namespace, api=self._api)
-        nodes: list[str] = []
-        if service.raw["spec"].get("type") == "NodePort":
-            nodes = await list_node_addresses(self._api)
-        self.comm_endpoint, self.dashboard_endpoint = await connect_scheduler(
-            service,
-            port_forward_cluster_ip=opts.port_forward_cluster_ip,
-            direct_timeout=opts.direct_connect_timeout,
-            dashboard_forward_port=opts.scheduler_forward_port,
-            nodes=nodes,
-        )
-        self._log(f"Scheduler at {self.comm_endpoint.address} ({self.comm_endpoint.mode})")
-        self.scheduler_comm = rpc(self.comm_endpoint.address)
-        await wait_for_scheduler(
-            self.scheduler_comm,
-            f"{self.comm_endpoint.address} ({self.comm_endpoint.mode})",
-            opts.resource_timeout,
-            f"KubeCluster {self.name!r}",
-        )
-
     async def _cleanup_failed_start(self) -> None:
         """Leave nothing behind: stop forwards, close the rpc and delete what we created."""
         await super()._cleanup_failed_start()
         if self.created and self._api is not None:
             with contextlib.suppress(Exception):
                 await self._delete_cluster(timeout=30)
-
-    async def _delete_cluster(self, timeout: float | None) -> None:
-        cluster = DaskCluster({"metadata": {"name": self.name}}, namespace=self.namespace, api=self._api)
-        try:
-            await cluster.delete(propagation_policy="Foreground")
-        except kr8s.NotFoundError:
-            return
-        deadline = time.monotonic() + (timeout or 3600)
-        while time.monotonic() < deadline:
-            try:
-                if not await cluster.exists():
-                    return
-            except httpx.TransportError as e:  # e.g. a keep-alive connection the server dropped
-                logger.debug("checking that %s is gone: %s; asking again", self.name, e)
-            await asyncio.sleep(0.25)
-        logger.warning("DaskCluster %s still exists %ss after deletion", self.name, timeout)
 
     def close(self, timeout: float | None = 3600) -> Any:
         """Close the connection; delete the cluster if ``shutdown_on_close``."""
@@ -300,6 +195,96 @@ class KubeCluster(StartupMixin, ScalingMixin, GuardsMixin, MonitorMixin, ViewsMi
         """Attach to an existing cluster; closing this object leaves the cluster running."""
         kwargs.setdefault("shutdown_on_close", False)
         return cls(name=name, create_mode=CreateMode.CONNECT_ONLY, **kwargs)
+
+    # ------------------------------------------------------------------ scaling
+
+    def scale(self, n: int, worker_group: str = "default") -> Any:
+        """Scale a worker group (default: the cluster's default group) to ``n`` workers.
+
+        Turns off adaptive scaling of that group. Scale-down is done by the operator, which
+        retires the group's workers through the scheduler so their data is kept.
+        """
+        return self.sync(self._scale, n, worker_group)
+
+    def adapt(
+        self,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        worker_group: str = "default",
+        scale_down_delay: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Let the operator scale a worker group between ``minimum`` and ``maximum`` workers.
+
+        A DaskAutoscaler resource does the work server-side; ``scale()`` turns it off again.
+        ``scale_down_delay`` (seconds) is how long the scheduler's target must stay lower before
+        workers are removed (the operator's default applies when None).
+        """
+        if kwargs:
+            raise TypeError(f"adapt() got unexpected arguments {sorted(kwargs)}; pass minimum and maximum")
+        return self.sync(self._adapt, minimum, maximum, worker_group, scale_down_delay)
+
+    def add_worker_group(
+        self,
+        name: str | None = None,
+        n_workers: int = 3,
+        image: str | None = None,
+        resources: dict[str, Any] | None = None,
+        worker_command: str | list[str] | None = None,
+        env: dict[str, str] | list[dict[str, Any]] | None = None,
+        custom_spec: dict[str, Any] | None = None,
+        n: int | None = None,
+    ) -> Any:
+        """Create DaskWorkerGroup ``<cluster>-<name>``; unset options follow the cluster's workers.
+
+        ``n`` is an alias of ``n_workers`` (the documented example uses it). Without ``name``, a
+        ``custom_spec`` group gets a generated one.
+        """
+        name, worker = worker_group_spec(
+            name, self.name, self._worker_spec or {}, n_workers=n_workers if n is None else n, image=image,
+            resources=resources, worker_command=worker_command, env=env, custom_spec=custom_spec,
+        )
+        return self.sync(self._add_worker_group, name, worker)
+
+    def delete_worker_group(self, name: str) -> Any:
+        """Delete the worker group ``name`` (and its autoscaler, if any)."""
+        validate_worker_group_name(name, self.name)
+        return self.sync(self._delete_worker_group, name)
+
+    # ------------------------------------------------------------------ logs and links
+
+    def get_logs(self) -> Any:
+        """Logs of the scheduler and worker pods, keyed by pod name."""
+        return self.sync(self._get_pod_logs)
+
+    logs = get_logs
+
+    @property
+    def dashboard_link(self) -> str:
+        endpoint = self.dashboard_endpoint
+        if endpoint is None:
+            return ""
+        return ownership.hub_dashboard_link(self.namespace, self.name) or format_dashboard_link(endpoint.host, endpoint.port)
+
+    @property
+    def forwarded_dashboard_port(self) -> str | None:
+        endpoint = self.dashboard_endpoint
+        return str(endpoint.port) if endpoint is not None and endpoint.forwarder is not None else None
+
+    @property
+    def jupyter_link(self) -> str:
+        return self.dashboard_link.replace("/status", "/jupyter/lab")
+
+    @property
+    def components(self) -> list[ComponentState]:
+        """The latest state of each component (DaskCluster, scheduler, Service, worker groups)."""
+        return list(self._components)
+
+    def _repr_html_(self, cluster_status: str | None = None) -> str:
+        try:
+            return super()._repr_html_(cluster_status=(cluster_status or "") + components_row(self._components))
+        except Exception:  # an older scheduler's info lacks fields this distributed's template needs
+            return fallback_repr(self.name, self._components)
 
 
 KubeCluster.__module__ = "dask_k8s_lab.kubecluster"  # where users import it from

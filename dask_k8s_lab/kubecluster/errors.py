@@ -7,7 +7,6 @@ dask-kubernetes' own, which code and notebooks match on.
 from __future__ import annotations
 
 import kr8s
-
 from dask_k8s_common.resources import GROUP, DaskCluster
 
 from ..kube import forbidden_hint, status_code

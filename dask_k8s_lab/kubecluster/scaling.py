@@ -31,21 +31,50 @@ from ..validation import (
 DEFAULT_ADAPT_MAXIMUM = 1000
 
 
+def worker_group_spec(
+    name: str | None,
+    cluster_name: str,
+    cluster_worker: dict[str, Any],
+    *,
+    n_workers: int,
+    image: str | None,
+    resources: dict[str, Any] | None,
+    worker_command: str | list[str] | None,
+    env: dict[str, str] | list[dict[str, Any]] | None,
+    custom_spec: dict[str, Any] | None,
+) -> tuple[str, dict[str, Any]]:
+    """The name and worker section of a new group: ``custom_spec`` as given, else the cluster's
+    workers with the given options changed. Without ``name``, a ``custom_spec`` group gets a
+    generated one."""
+    if name is None:
+        if custom_spec is None:
+            raise ValidationError("name=None: pass a worker group name, e.g. add_worker_group('highmem')")
+        name = f"group-{uuid.uuid4().hex[:6]}"
+    validate_worker_group_name(name, cluster_name)
+    if custom_spec is not None:
+        if not isinstance(custom_spec, dict) or not (custom_spec.get("spec") or {}).get("containers"):
+            raise ValidationError(
+                "custom_spec must be a worker spec like make_worker_spec() returns: "
+                "{'replicas': n, 'spec': {'containers': [...]}}"
+            )
+        return name, copy.deepcopy(custom_spec)
+    return name, derive_worker_spec(
+        cluster_worker,
+        n_workers=n_workers,
+        image=image,
+        resources=resources,
+        env=env,
+        worker_command=worker_command,
+    )
+
+
 class ScalingMixin:
-    """KubeCluster's scale/adapt and worker-group methods (see :class:`.cluster.KubeCluster`)."""
+    """KubeCluster's scaling, on its loop (the public methods are on :class:`.cluster.KubeCluster`)."""
 
     name: str
     namespace: str | None
     _api: Any
     _worker_spec: dict[str, Any] | None
-
-    def scale(self, n: int, worker_group: str = "default") -> Any:
-        """Scale a worker group (default: the cluster's default group) to ``n`` workers.
-
-        Turns off adaptive scaling of that group. Scale-down is done by the operator, which
-        retires the group's workers through the scheduler so their data is kept.
-        """
-        return self.sync(self._scale, n, worker_group)
 
     def _group(self, kind: type, worker_group: str) -> Any:
         """The DaskCluster (``default``) or DaskWorkerGroup object of ``worker_group``, unread."""
@@ -73,24 +102,6 @@ class ScalingMixin:
                 "Create it with add_worker_group first."
             ) from None
 
-    def adapt(
-        self,
-        minimum: int | None = None,
-        maximum: int | None = None,
-        worker_group: str = "default",
-        scale_down_delay: float | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Let the operator scale a worker group between ``minimum`` and ``maximum`` workers.
-
-        A DaskAutoscaler resource does the work server-side; ``scale()`` turns it off again.
-        ``scale_down_delay`` (seconds) is how long the scheduler's target must stay lower before
-        workers are removed (the operator's default applies when None).
-        """
-        if kwargs:
-            raise TypeError(f"adapt() got unexpected arguments {sorted(kwargs)}; pass minimum and maximum")
-        return self.sync(self._adapt, minimum, maximum, worker_group, scale_down_delay)
-
     async def _adapt(
         self, minimum: int | None, maximum: int | None, worker_group: str = "default", scale_down_delay: float | None = None
     ) -> None:
@@ -117,47 +128,6 @@ class ScalingMixin:
         with contextlib.suppress(kr8s.NotFoundError):
             await autoscaler.delete()
 
-    def add_worker_group(
-        self,
-        name: str | None = None,
-        n_workers: int = 3,
-        image: str | None = None,
-        resources: dict[str, Any] | None = None,
-        worker_command: str | list[str] | None = None,
-        env: dict[str, str] | list[dict[str, Any]] | None = None,
-        custom_spec: dict[str, Any] | None = None,
-        n: int | None = None,
-    ) -> Any:
-        """Create DaskWorkerGroup ``<cluster>-<name>``; unset options follow the cluster's workers.
-
-        ``n`` is an alias of ``n_workers`` (the documented example uses it). Without ``name``, a
-        ``custom_spec`` group gets a generated one.
-        """
-        if n is not None:
-            n_workers = n
-        if name is None:
-            if custom_spec is None:
-                raise ValidationError("name=None: pass a worker group name, e.g. add_worker_group('highmem')")
-            name = f"group-{uuid.uuid4().hex[:6]}"
-        validate_worker_group_name(name, self.name)
-        if custom_spec is not None:
-            if not isinstance(custom_spec, dict) or not (custom_spec.get("spec") or {}).get("containers"):
-                raise ValidationError(
-                    "custom_spec must be a worker spec like make_worker_spec() returns: "
-                    "{'replicas': n, 'spec': {'containers': [...]}}"
-                )
-            worker = copy.deepcopy(custom_spec)
-        else:
-            worker = derive_worker_spec(
-                self._worker_spec or {},
-                n_workers=n_workers,
-                image=image,
-                resources=resources,
-                env=env,
-                worker_command=worker_command,
-            )
-        return self.sync(self._add_worker_group, name, worker)
-
     async def _add_worker_group(self, name: str, worker: dict[str, Any]) -> None:
         manifest = make_worker_group(self.name, name, worker)
         try:
@@ -166,11 +136,6 @@ class ScalingMixin:
             if status_code(e) == 409:
                 raise ValueError(f"Worker group {name!r} already exists in KubeCluster {self.name!r}") from None
             raise
-
-    def delete_worker_group(self, name: str) -> Any:
-        """Delete the worker group ``name`` (and its autoscaler, if any)."""
-        validate_worker_group_name(name, self.name)
-        return self.sync(self._delete_worker_group, name)
 
     async def _delete_worker_group(self, name: str) -> None:
         await self._delete_autoscaler(name)

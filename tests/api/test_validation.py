@@ -20,7 +20,7 @@ from dask_k8s_lab.validation import (
     validate_resources,
     validate_worker_group_name,
 )
-from dask_k8s_lab.kubecluster import cluster as kubecluster_module
+from dask_k8s_lab.kubecluster import daskcluster as kubecluster_module
 from dask_k8s_lab.specs import make_cluster_spec
 
 

@@ -47,6 +47,7 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
     scheduler = planning.summarize_pod(pod.raw)
     answers = status.get("phase") == "Running" and scheduler.ready
     error = None
+    unexpected: Exception | None = None  # reported once the status says it too
     if not answers and scheduler.ready:
         url = scheduler_api.api_url(service.raw, scheduler.ip)
         if url:
@@ -56,8 +57,7 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
             except scheduler_api.SchedulerUnreachable as exc:
                 error = str(exc)
                 if exc.answered:  # (a refused connection is normal for a moment at start)
-                    await _report_unreachable(body, exc, "the scheduler's pod is ready but its "
-                                                         "API does not answer as expected")
+                    unexpected = exc
     phase = planning.cluster_phase(scheduler, True, answers, error)
     group_status = (group.raw.get("status") or {}) if group is not None else {}
     connected_workers = sum(
@@ -88,6 +88,9 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
         )
     previous = (cluster.raw.get("status") or {}).get("phase")
     await set_status(cluster, update)
+    if unexpected is not None:
+        await _report_unreachable(body, unexpected, "the scheduler's pod is ready but its API "
+                                                    "does not answer as expected")
     if phase.phase != previous and previous is not None:
         await events.post(body, phase.reason, f"{previous} -> {phase.phase}: {phase.message}",
                           warning=phase.phase == "Error")

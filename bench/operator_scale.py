@@ -173,8 +173,13 @@ class Ours:
         self.pod = pods[0]
 
     def pids(self) -> list[int]:
-        state = json.loads((self.local.layout.pods / self.pod["metadata"]["uid"] / "state.json").read_text())
-        return process_tree(state["main"][0]["pid"])
+        """Its process tree; empty once the pod is gone (someone restarted the operator: the
+        scenario then reports ``operator_restarted``)."""
+        try:
+            state = json.loads((self.local.layout.pods / self.pod["metadata"]["uid"] / "state.json").read_text())
+            return process_tree(state["main"][0]["pid"])
+        except (OSError, ValueError, KeyError, IndexError):
+            return []
 
     async def requests(self, namespace: str, settle: bool = True) -> Counter:
         """Its kr8s requests in `namespace` (new for each scenario), by "verb resource"; kopf
@@ -294,8 +299,8 @@ class Original:
                      "(dask-k8s-lab local-k8s up --bare)")
         venv = original_env()
         python = str(venv / "bin" / "python")
-        found = subprocess.run([python, "-c", "import dask_kubernetes, os; print(dask_kubernetes.__version__);"
-                                "print(os.path.dirname(dask_kubernetes.__file__))"],
+        script = "import dask_kubernetes, os; print(dask_kubernetes.__version__, os.path.dirname(dask_kubernetes.__file__))"
+        found = subprocess.run([python, "-c", script],
                                capture_output=True, text=True, check=True).stdout.split()
         self.version, package = found[0], Path(found[1])
         crds = sorted((package / "operator" / "deployment" / "helm" / "dask-kubernetes-operator" / "crds").glob("*.yaml"))
@@ -400,16 +405,31 @@ class PodWatch:
 
 
 class Sampler:
-    """The operator's CPU and RSS once a second, with the pod count at that moment."""
+    """The operator's RSS once a second, with the pod count at that moment (and the hollow
+    node agent's RSS, for the memory a hollow pod costs)."""
 
-    def __init__(self, operator, watch: PodWatch) -> None:
-        self.operator, self.watch = operator, watch
+    def __init__(self, operator, watch: PodWatch, agent: int | None) -> None:
+        self.operator, self.watch, self.agent = operator, watch, agent
         self.samples: list[tuple[int, float]] = []
+        self.agent_samples: list[tuple[int, float]] = []
 
     async def run(self) -> None:
         while True:
-            self.samples.append((len(self.watch.pods), rss_mib(self.operator.pids())))
+            pods = len(self.watch.pods)
+            self.samples.append((pods, rss_mib(self.operator.pids())))
+            if self.agent:
+                self.agent_samples.append((pods, rss_mib([self.agent])))
             await asyncio.sleep(1)
+
+    def agent_cost(self) -> dict[str, float]:
+        """The hollow node agent's RSS with no pods and at the most pods seen."""
+        if not self.agent_samples:
+            return {}
+        idle = self.agent_samples[0]
+        busiest = max(self.agent_samples)
+        per_pod = (busiest[1] - idle[1]) * 1024 / max(1, busiest[0] - idle[0])
+        return {"pods": busiest[0], "rss_mib": round(busiest[1], 1), "idle_rss_mib": round(idle[1], 1),
+                "kib_per_pod": round(per_pod, 1)}
 
     def peak(self) -> float:
         return max((rss for _, rss in self.samples), default=float("nan"))
@@ -442,11 +462,12 @@ async def wait_for(check, what: str, bound: float) -> None:
         await asyncio.sleep(0.2)
 
 
-async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout: float) -> dict[str, Any]:
+async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout: float,
+                   agent: int | None = None) -> dict[str, Any]:
     namespace = f"scale-{uuid.uuid4().hex[:6]}"
     await (await Namespace({"metadata": {"name": namespace}})).create()
     watch = PodWatch(namespace)
-    sampler = Sampler(operator, watch)
+    sampler = Sampler(operator, watch, agent)
     tasks = [asyncio.create_task(watch.run()), asyncio.create_task(sampler.run())]
     phases: dict[str, str] = {}
 
@@ -502,13 +523,16 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
             by_verb[key.split()[0]] += n
         api1 = apiserver_requests()
         result["operator_cpu_s"] = round(cpu_seconds(operator.pids()) - cpu0, 2)
+        result["operator_restarted"] = not operator.pids()
         result["operator_peak_rss_mib"] = round(sampler.peak(), 1)
         result["operator_rss_mib_at_pods"] = sampler.at_pods([0, 100, 500, 1000, 2000])
         result["operator_requests_by_verb"] = dict(sorted(by_verb.items()))
         result["operator_requests"] = dict(requests.most_common())
         result["operator_writes"] = sum(v for k, v in by_verb.items() if k in WRITE_VERBS)
+        result["operator_requests_total"] = sum(by_verb.values())
         result["apiserver_requests_by_verb"] = {k: v for k, v in sorted((api1 - api0).items())}
         result["apiserver_writes"] = sum(v for k, v in (api1 - api0).items() if k in WRITE_VERBS)
+        result["hollow_agent"] = sampler.agent_cost()
 
         started = time.monotonic()
         await asyncio.gather(*[(await DaskCluster.get(n, namespace=namespace)).delete() for n in names])
@@ -526,22 +550,35 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
 ROWS = [("all_running_s", "time to all Running (s)"), ("scale_to_pods_p50_s", "scale -> pods p50 (s)"),
         ("scale_to_pods_p99_s", "scale -> pods p99 (s)"), ("delete_s", "deletion (s)"),
         ("operator_cpu_s", "operator CPU (s)"), ("operator_peak_rss_mib", "operator peak RSS (MiB)"),
-        ("operator_writes", "operator API writes"), ("apiserver_writes", "API server writes (all)")]
+        ("operator_writes", "operator API writes"), ("operator_requests_total", "operator API requests"),
+        ("apiserver_writes", "API server writes (all)")]
 
 
 def table(runs: dict[str, dict]) -> str:
     names = list(runs)
+    width = max(12, *(len(n) + 2 for n in names))
     lines = []
     for scenario_name in runs[names[0]]["scenarios"]:
         lines.append(f"\n{scenario_name}")
-        lines.append(f"  {'':28}" + "".join(f"{n:>12}" for n in names) + ("  ours/original" if len(names) == 2 else ""))
+        ratio_head = f"  {names[0]}/{names[1]}" if len(names) == 2 else ""
+        lines.append(f"  {'':28}" + "".join(f"{n:>{width}}" for n in names) + ratio_head)
         for key, label in ROWS:
             values = [runs[n]["scenarios"].get(scenario_name, {}).get(key) for n in names]
             ratio = ""
             if len(values) == 2 and all(isinstance(v, (int, float)) and v for v in values):
                 ratio = f"  {values[0] / values[1]:.2f}x"
-            lines.append(f"  {label:28}" + "".join(f"{'-' if v is None else v:>12}" for v in values) + ratio)
+            lines.append(f"  {label:28}" + "".join(f"{'-' if v is None else v:>{width}}" for v in values) + ratio)
+        for n in names:
+            found = runs[n]["scenarios"].get(scenario_name, {})
+            lines.append(f"  {n}: RSS (MiB) by pods {found.get('operator_rss_mib_at_pods')}; "
+                         f"hollow agent {found.get('hollow_agent')}; operator view {found.get('operator_view')}")
+    lines.append(READINESS)
     return "\n".join(lines)
+
+
+READINESS = ("\nReadiness: our operator counts a worker ready once the scheduler lists it (readyReplicas stays 0 "
+             "with hollow workers, see 'operator view'); 'all Running' here is every cluster's phase Running and "
+             "every worker pod Running with Ready=True, for both operators.")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -552,7 +589,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     added = ensure_hollow_node(local)
     operator = (Ours if args.operator == "ours" else Original)(local)
     agent = agent_pid(local)
-    agent_rss0 = rss_mib([agent]) if agent else float("nan")
     await operator.start()
     report: dict[str, Any] = {"operator": operator.name, "scenarios": {}}
     try:
@@ -561,11 +597,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             plan.append((f"1 x {args.single}", 1, args.single))
         for label, clusters, workers in plan:
             print(f"{operator.name}: {label} ...", file=sys.stderr)
-            result = await scenario(operator, clusters, workers, args.scale_by, args.timeout)
+            result = await scenario(operator, clusters, workers, args.scale_by, args.timeout, agent)
             report["scenarios"][label] = result
             print(json.dumps(result), file=sys.stderr)
-        if agent:
-            report["hollow_agent_rss_mib"] = {"before": round(agent_rss0, 1), "after": round(rss_mib([agent]), 1)}
         if getattr(operator, "version", ""):
             report["original_version"] = operator.version
     finally:
@@ -589,7 +623,11 @@ def main() -> None:
                         help="print the table and ratios of two earlier runs")
     args = parser.parse_args()
     if args.compare:
-        runs = {json.loads(p.read_text())["operator"]: json.loads(p.read_text()) for p in args.compare}
+        loaded = [json.loads(p.read_text()) for p in args.compare]
+        names = [r["operator"] for r in loaded]
+        if len(set(names)) < len(names):  # two runs of one operator: name them by file
+            names = [p.stem for p in args.compare]
+        runs = dict(zip(names, loaded))
         print(table(runs))
         return
     report = asyncio.run(run(args))

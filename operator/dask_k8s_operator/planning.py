@@ -29,6 +29,7 @@ from .workerplans import (  # noqa: F401  (re-exported)
     order_for_removal,
     plan_worker_group,
     sync_replicas,
+    worker_group_message,
 )
 
 # ---------------------------------------------------------------------------------------------

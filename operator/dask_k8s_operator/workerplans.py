@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .pods import PodSummary
+from .pods import REPLACING, PodSummary
 
 # ---------------------------------------------------------------------------------------------
 # worker groups
@@ -152,3 +152,19 @@ def sync_replicas(cluster: int, group: int, synced: int | None) -> int:
     if cluster != synced:
         return cluster
     return group
+
+
+def worker_group_message(*, deferred: bool, lost: str | None, rolling: bool,
+                         unreachable: str | None) -> str:
+    """A worker group's status message, the most pressing first: removals held back for the
+    scheduler, workers lost with their node being replaced, a rolling update, an unreachable
+    scheduler (``unreachable``: why), then lost workers already replaced."""
+    if deferred:
+        return "waiting for the scheduler before removing workers"
+    if lost and lost.endswith(REPLACING):
+        return lost
+    if rolling:
+        return "rolling update in progress"
+    if unreachable is not None:
+        return f"scheduler unreachable ({unreachable}); readiness from pod conditions"
+    return lost or ""

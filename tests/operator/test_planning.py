@@ -270,3 +270,19 @@ def test_lost_workers_are_reported_until_replaced():
     assert planning.workers_lost_message([pod("w3"), pod("w4", deleting=True)], 3, 1) is None
     assert not planning.is_workers_lost("rolling update in progress")
     assert not planning.is_workers_lost(None)
+
+
+def test_a_worker_group_message_says_the_most_pressing_thing():
+    replacing = "1 worker pod(s) were lost with node n2 (NotReady); replacing them"
+    replaced = "1 worker pod(s) were lost with node n2 (NotReady); replaced"
+
+    def message(deferred=False, lost=None, rolling=False, unreachable=None):
+        return planning.worker_group_message(deferred=deferred, lost=lost, rolling=rolling,
+                                             unreachable=unreachable)
+
+    assert message() == ""
+    assert message(deferred=True, lost=replacing).startswith("waiting for the scheduler")
+    assert message(lost=replacing, rolling=True, unreachable="down") == replacing
+    assert message(lost=replaced, rolling=True) == "rolling update in progress"
+    assert message(lost=replaced, unreachable="down").startswith("scheduler unreachable (down)")
+    assert message(lost=replaced) == replaced

@@ -106,11 +106,9 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
         "retiringReplicas": plan.retiring_replicas,
         "selector": builders.worker_group_selector(cluster_name, name),
         "observedGeneration": body["metadata"].get("generation", 0),
-        "message": ("waiting for the scheduler before removing workers" if deferred else
-                    lost if lost and lost.endswith(planning.REPLACING) else
-                    "rolling update in progress" if plan.rolling else
-                    f"scheduler unreachable ({unreachable}); readiness from pod conditions"
-                    if connected is None else lost or ""),
+        "message": planning.worker_group_message(
+            deferred=deferred, lost=lost, rolling=plan.rolling,
+            unreachable=unreachable if connected is None else None),
     }
     previous_message = (body.get("status") or {}).get("message")
     await set_status(group, update)

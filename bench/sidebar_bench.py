@@ -208,7 +208,7 @@ async def server_side(address: str, token: str, clusters: int, subscribers: list
             workers += 1
             start = time.perf_counter()
 
-            async def receive(ws) -> float:
+            async def receive(ws, name: str = name, start: float = start) -> float:
                 while True:
                     message = json.loads(await ws.read_message())
                     if message.get("type") == "updated" and message["cluster"]["name"] == name:
@@ -325,9 +325,9 @@ async def browser_side(address: str, token: str, clusters: int, updates: int, pr
             workers = 100 + i  # above any count the server side asked for: always a change
             await page.evaluate(ARM_CARD, [f'[data-testid="cluster-{NAMESPACE}-{name}"]', f"/{workers} workers"])
             sent = await page.evaluate(
-                """async ([url, body]) => { const t = performance.now();
-                   await fetch(url, {method: 'PATCH', body, headers: {'Authorization': 'token %s'}}); return t; }"""
-                % token, [f"/dask-k8s/clusters/{NAMESPACE}/{name}", json.dumps({"workers": workers})])
+                """async ([url, body, token]) => { const t = performance.now();
+                   await fetch(url, {method: 'PATCH', body, headers: {'Authorization': `token ${token}`}}); return t; }""",
+                [f"/dask-k8s/clusters/{NAMESPACE}/{name}", json.dumps({"workers": workers}), token])
             changed = await page.evaluate("() => window.__dk8s.changed")
             arrival = await page.evaluate(
                 "(name) => window.__dk8s.messages.filter(m => m.type === 'updated' && m.name === name).at(-1).t", name)

@@ -2,6 +2,9 @@
  * The list of clusters in the sidebar: one card per cluster with its phase,
  * start progress, the reason when it is stuck, workers per group, cores,
  * memory, age and its actions.  Cards can be dragged into a notebook.
+ * Built for hundreds of clusters: only the cards in view are in the DOM
+ * (virtuallist.tsx), a card re-renders only when its cluster, selection, error
+ * or permissions change, and icons are CSS (icons.ts), not SVG copies.
  */
 import { CommandRegistry } from '@lumino/commands';
 import {
@@ -17,15 +20,20 @@ import * as React from 'react';
 
 import { CommandIDs } from './commandids';
 import { DEFAULT_WORKER_GROUP } from './contract.generated';
-import { chartIcon, scaleIcon } from './icons';
-import { clusterStage, formatAge, formatBytes, startProgress, startStatus } from './format';
+import { Age } from './age';
+import { chartIcon, iconClass, scaleIcon } from './icons';
+import { clusterStage, formatBytes, startProgress, startStatus } from './format';
 import { clusterKey } from './stream';
 import { ICluster } from './types';
 import { ClusterModel } from './model';
 import { startClusterDrag } from './notebook';
-import { refusalOf, refusals } from './permissions';
-import { usePermissions } from './usepermissions';
+import { INamespacePermissions, refusalOf, refusals } from './permissions';
+import { useNamespacePermissions } from './usepermissions';
 import { describeSkew, versionSkewOf } from './versions';
+import { VirtualList } from './virtuallist';
+
+/** A card's height before it is measured (a running cluster with one group). */
+const CARD_ESTIMATE_PX = 110;
 
 interface IActionProps {
   icon: LabIcon;
@@ -39,7 +47,7 @@ function Action(props: IActionProps): JSX.Element {
   return (
     <button
       type="button"
-      className="jp-ToolbarButtonComponent jp-mod-minimal jp-Button dk8s-Action"
+      className={`jp-ToolbarButtonComponent jp-mod-minimal jp-Button dk8s-Action ${iconClass(props.icon)}`}
       title={props.label}
       aria-label={props.label}
       data-testid={props.testid}
@@ -49,9 +57,7 @@ function Action(props: IActionProps): JSX.Element {
         e.stopPropagation();
         props.onClick();
       }}
-    >
-      <props.icon.react tag="span" className="jp-ToolbarButtonComponent-icon" />
-    </button>
+    />
   );
 }
 
@@ -59,23 +65,32 @@ interface IItemProps {
   cluster: ICluster;
   selected: boolean;
   actionError: string | null;
-  onDismissError: () => void;
+  /** The namespace's permissions (null while unknown: the server then decides). */
+  permissions: INamespacePermissions | null;
   commands: CommandRegistry;
-  onSelect: () => void;
-  model: ClusterModel;
+  /** Stable callbacks taking the cluster's key, so an unchanged card is not re-rendered. */
+  onSelect: (key: string) => void;
+  onDismissError: (key: string) => void;
+  /** Position in the whole list (1-based) and its length, for assistive technology. */
+  position: number;
+  count: number;
 }
 
-function ClusterItem({
+const ClusterItem = React.memo(function ClusterItem({
   cluster,
   selected,
   actionError,
-  onDismissError,
+  permissions,
   commands,
-  onSelect,
-  model
+  onSelect: select,
+  onDismissError: dismissError,
+  position,
+  count
 }: IItemProps): JSX.Element {
   // Actions the account may not take are greyed out, with the reason (asked of Kubernetes).
-  const permissions = usePermissions(model.api, cluster.namespace);
+  const key = clusterKey(cluster);
+  const onSelect = () => select(key);
+  const onDismissError = () => dismissError(key);
   const groupsToRemove = cluster.worker_groups.some(g => g.name !== DEFAULT_WORKER_GROUP);
   const refused = refusals(permissions, [
     'delete',
@@ -119,12 +134,14 @@ function ClusterItem({
     <li
       ref={ref}
       className={`dk8s-ClusterItem dk8s-mod-${stage}${selected ? ' jp-mod-selected' : ''}`}
-      data-cluster={clusterKey(cluster)}
+      data-cluster={key}
       data-phase={cluster.phase}
       data-testid={`cluster-${cluster.namespace}-${cluster.name}`}
       tabIndex={0}
       role="option"
       aria-selected={selected}
+      aria-posinset={position}
+      aria-setsize={count}
       title="Click to select; drag into a notebook to insert client code"
       onClick={onSelect}
       onMouseDown={onMouseDown}
@@ -134,6 +151,13 @@ function ClusterItem({
           onSelect();
         } else if (e.key === 'Delete' && !refusalOf(permissions, 'delete')) {
           run(CommandIDs.deleteCluster)();
+        } else if ((e.key === 'ArrowDown' || e.key === 'ArrowUp') && e.target === e.currentTarget) {
+          // The neighbour is rendered (the list keeps a few cards beyond the view); focusing it scrolls.
+          const next = e.key === 'ArrowDown' ? e.currentTarget.nextElementSibling : e.currentTarget.previousElementSibling;
+          if (next instanceof HTMLElement) {
+            e.preventDefault();
+            next.focus();
+          }
         }
       }}
     >
@@ -191,7 +215,7 @@ function ClusterItem({
             <span title="memory">{formatBytes(cluster.memory)}</span>
           </>
         ) : null}
-        <span title={cluster.created ?? ''}>{formatAge(cluster.created)}</span>
+        <Age created={cluster.created} />
         {cluster.stops_with_server ? (
           <span data-testid="stops-with-server" title="Deleted when this Jupyter server stops">
             stops with server
@@ -238,7 +262,7 @@ function ClusterItem({
       ) : null}
     </li>
   );
-}
+});
 
 export class ClusterListView extends ReactWidget {
   constructor(
@@ -251,48 +275,76 @@ export class ClusterListView extends ReactWidget {
   }
 
   protected render(): JSX.Element {
-    const { model } = this;
-    const clusters = model.clusters;
-    let status: JSX.Element | null = null;
-    if (model.error) {
-      status = (
-        <div className="dk8s-Error" role="alert" data-testid="list-error">
-          {model.error}
-        </div>
-      );
-    } else if (model.stale) {
-      status = (
-        <div className="dk8s-Warning" role="status" data-testid="list-stale">
-          This list may be out of date: the server {model.stale}.
-        </div>
-      );
-    } else if (model.streamState !== 'live' && model.loaded) {
-      status = <div className="dk8s-Muted">Reconnecting to live updates…</div>;
-    }
-    return (
-      <>
-        {status}
-        {!model.loaded && !model.error ? <div className="dk8s-Muted">Loading clusters…</div> : null}
-        {model.loaded && clusters.length === 0 ? (
-          <div className="dk8s-Empty">
-            No Dask clusters yet. Press <b>New cluster</b> to start one.
-          </div>
-        ) : null}
-        <ul className="dk8s-Clusters" role="listbox" aria-label="Dask clusters">
-          {clusters.map(c => (
-            <ClusterItem
-              key={clusterKey(c)}
-              cluster={c}
-              selected={clusterKey(c) === model.selectedKey}
-              actionError={model.actionError(clusterKey(c))}
-              onDismissError={() => model.setActionError(clusterKey(c), null)}
-              commands={this.commands}
-              onSelect={() => model.select(clusterKey(c))}
-              model={model}
-            />
-          ))}
-        </ul>
-      </>
-    );
+    return <ClusterListBody model={this.model} commands={this.commands} scroller={this.node} />;
   }
+}
+
+function ClusterListBody({
+  model,
+  commands,
+  scroller
+}: {
+  model: ClusterModel;
+  commands: CommandRegistry;
+  scroller: HTMLElement;
+}): JSX.Element {
+  const clusters = model.clusters;
+  const namespaces = React.useMemo(() => [...new Set(clusters.map(c => c.namespace))].sort(), [clusters]);
+  const permissions = useNamespacePermissions(model.api, namespaces);
+  const onSelect = React.useCallback((key: string) => model.select(key), [model]);
+  const onDismissError = React.useCallback((key: string) => model.setActionError(key, null), [model]);
+  const renderRow = (c: ICluster, index: number) => {
+    const key = clusterKey(c);
+    return (
+      <ClusterItem
+        key={key}
+        cluster={c}
+        selected={key === model.selectedKey}
+        actionError={model.actionError(key)}
+        permissions={permissions.get(c.namespace) ?? null}
+        commands={commands}
+        onSelect={onSelect}
+        onDismissError={onDismissError}
+        position={index + 1}
+        count={clusters.length}
+      />
+    );
+  };
+  let status: JSX.Element | null = null;
+  if (model.error) {
+    status = (
+      <div className="dk8s-Error" role="alert" data-testid="list-error">
+        {model.error}
+      </div>
+    );
+  } else if (model.stale) {
+    status = (
+      <div className="dk8s-Warning" role="status" data-testid="list-stale">
+        This list may be out of date: the server {model.stale}.
+      </div>
+    );
+  } else if (model.streamState !== 'live' && model.loaded) {
+    status = <div className="dk8s-Muted">Reconnecting to live updates…</div>;
+  }
+  return (
+    <>
+      {status}
+      {!model.loaded && !model.error ? <div className="dk8s-Muted">Loading clusters…</div> : null}
+      {model.loaded && clusters.length === 0 ? (
+        <div className="dk8s-Empty">
+          No Dask clusters yet. Press <b>New cluster</b> to start one.
+        </div>
+      ) : null}
+      <VirtualList
+        items={clusters}
+        keyOf={clusterKey}
+        renderRow={renderRow}
+        scroller={scroller}
+        estimate={CARD_ESTIMATE_PX}
+        className="dk8s-Clusters"
+        role="listbox"
+        label="Dask clusters"
+      />
+    </>
+  );
 }

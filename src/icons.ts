@@ -34,3 +34,28 @@ const scaleSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"
 </svg>`;
 
 export const scaleIcon = new LabIcon({ name: 'dask-k8s-lab:scale', svgstr: scaleSvg });
+
+/**
+ * A CSS class that draws `icon` as the element's ::before (a mask in the theme's icon
+ * colour): one stylesheet rule per icon instead of an inline SVG copy per button, which
+ * keeps a long cluster list's DOM small.
+ */
+export function iconClass(icon: LabIcon): string {
+  const name = `dk8s-Icon-${icon.name.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+  if (!iconRules.has(name)) {
+    iconRules.add(name);
+    if (!iconSheet) {
+      iconSheet = document.createElement('style');
+      iconSheet.setAttribute('data-dk8s', 'icons');
+      document.head.appendChild(iconSheet);
+    }
+    const url = `url("data:image/svg+xml,${encodeURIComponent(icon.svgstr)}")`;
+    iconSheet.appendChild(
+      document.createTextNode(`.${name}::before { -webkit-mask-image: ${url}; mask-image: ${url}; }\n`)
+    );
+  }
+  return `dk8s-Icon ${name}`;
+}
+
+const iconRules = new Set<string>();
+let iconSheet: HTMLStyleElement | null = null;

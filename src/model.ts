@@ -20,8 +20,12 @@ export class ClusterModel {
     return this._changed;
   }
 
+  /** Sorted; the same array until the list changes (views compare it by identity). */
   get clusters(): ICluster[] {
-    return sortedClusters(this._clusters);
+    if (!this._sorted) {
+      this._sorted = sortedClusters(this._clusters);
+    }
+    return this._sorted;
   }
 
   /** Whether the list has been loaded at least once. */
@@ -91,12 +95,10 @@ export class ClusterModel {
   start(): void {
     this._stream.start();
     void this.refresh();
-    this._tick = setInterval(() => this._changed.emit(), 10000);
   }
 
   dispose(): void {
     this._stream.stop();
-    if (this._tick) clearInterval(this._tick);
     if (this._poll) clearTimeout(this._poll);
   }
 
@@ -120,7 +122,11 @@ export class ClusterModel {
   }
 
   private _apply(msg: StreamMessage): void {
-    this._clusters = applyStreamMessage(this._clusters, msg);
+    const clusters = applyStreamMessage(this._clusters, msg);
+    if (clusters !== this._clusters) {
+      this._clusters = clusters;
+      this._sorted = null;
+    }
     this._stale = staleAfter(this._stale, msg);
     this._loaded = true;
     this._error = null;
@@ -169,7 +175,7 @@ export class ClusterModel {
   private _selected: string | null = null;
   private _refreshSeconds = 5;
   private _poll: ReturnType<typeof setTimeout> | null = null;
-  private _tick: ReturnType<typeof setInterval> | null = null;
+  private _sorted: ICluster[] | null = null;
   private _stream: ClusterStream;
   private _changed = new Signal<this, void>(this);
   private _selectionChanged = new Signal<this, ICluster | null>(this);

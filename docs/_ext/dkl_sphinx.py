@@ -158,8 +158,15 @@ def numpy_sections(app: Sphinx, what: str, name: str, obj: Any, options: Any, li
     lines[:] = out
 
 
+def public_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list) -> None:
+    """Show a class's public bases only: KubeCluster's behaviour lives in private mixins, one
+    per concern (dask_k8s_lab/kubecluster/), which are not part of the API."""
+    bases[:] = [base for base in bases if not base.__name__.endswith("Mixin")]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", write_generated)
+    app.connect("autodoc-process-bases", public_bases)
     app.connect("autodoc-process-docstring", numpy_sections)
     app.add_directive("not-run", NotRun)
     app.add_directive("emitted", Emitted)

@@ -19,10 +19,11 @@ from dask_k8s_common.contract import (
     SCHEDULER_PORT_NAME,
 )
 from distributed.core import Status, rpc
-from distributed.utils import Log, Logs, NoOpAwaitable, format_dashboard_link
+from distributed.utils import Logs, NoOpAwaitable, format_dashboard_link
 from kr8s.asyncio.objects import Deployment, Pod, Service
 
 from . import config
+from .kube import pod_logs
 from .auth import ClusterAuth, current_namespace, resolve_api
 from .lifecycle import KubernetesCluster
 from .networking import connect_scheduler, list_node_addresses, wait_for_scheduler
@@ -227,22 +228,7 @@ class HelmCluster(KubernetesCluster):
     logs = get_logs
 
     async def _get_pod_logs(self) -> Logs:
-        logs = Logs()
-        pods = [
-            p
-            async for p in self._api.async_get(
-                Pod, namespace=self.namespace, label_selector={self._label_key: self.release_name}
-            )
-        ]
-        for pod in sorted(pods, key=lambda p: p.name):
-            if pod.status.get("phase") in ("Pending", None):
-                logs[pod.name] = Log(f"Cannot find logs. Pod is {pod.status.get('phase')}.")
-                continue
-            try:
-                logs[pod.name] = Log("\n".join([line async for line in pod.logs()]))
-            except Exception as e:
-                logs[pod.name] = Log(f"Cannot read logs: {e}")
-        return logs
+        return await pod_logs(self._api, self.namespace, {self._label_key: self.release_name})
 
     @property
     def dashboard_link(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import kr8s
+from distributed.utils import Log, Logs
 from kr8s.asyncio.objects import APIObject, Pod
 
 from dask_k8s_common.resources import API_VERSION, GROUP
@@ -69,3 +70,24 @@ async def pod_log_tail(pod: Pod, lines: int = 20) -> str:
         if text.strip():
             break
     return text
+
+
+async def pod_logs(api: Any, namespace: str | None, selector: dict[str, str],
+                   keep: Any = lambda pod: True) -> Logs:
+    """The logs of the selected pods (those ``keep`` accepts), by pod name, as distributed's
+    ``Cluster.get_logs`` returns them: a note instead of a log for a pod that has none yet or
+    cannot be read."""
+    logs = Logs()
+    pods = [p async for p in api.async_get(Pod, namespace=namespace, label_selector=selector)]
+    for pod in sorted(pods, key=lambda p: p.name):
+        if not keep(pod):
+            continue
+        phase = pod.status.get("phase")
+        if phase in ("Pending", None):
+            logs[pod.name] = Log(f"Cannot find logs. Pod is {phase}.")
+            continue
+        try:
+            logs[pod.name] = Log("\n".join([line async for line in pod.logs()]))
+        except Exception as e:
+            logs[pod.name] = Log(f"Cannot read logs: {e}")
+    return logs

@@ -7,9 +7,9 @@ from typing import Any
 
 from dask_k8s_common.contract import COMPONENT_SCHEDULER, COMPONENT_WORKER
 from dask_k8s_common.resources import LABEL_CLUSTER, LABEL_COMPONENT
-from distributed.utils import Log, Logs
-from kr8s.asyncio.objects import Pod
+from distributed.utils import Logs
 
+from ..kube import pod_logs
 from ..progress import ComponentState, render_html
 
 
@@ -21,21 +21,9 @@ class LogsMixin:
     _api: Any
 
     async def _get_pod_logs(self) -> Logs:
-        logs = Logs()
-        pods = [p async for p in self._api.async_get(Pod, namespace=self.namespace, label_selector={LABEL_CLUSTER: self.name})]
-        for pod in sorted(pods, key=lambda p: p.name):
-            component = pod.labels.get(LABEL_COMPONENT)
-            if component not in (COMPONENT_SCHEDULER, COMPONENT_WORKER):
-                continue
-            phase = pod.status.get("phase")
-            if phase in ("Pending", None):
-                logs[pod.name] = Log(f"Cannot find logs. Pod is {phase}.")
-                continue
-            try:
-                logs[pod.name] = Log("\n".join([line async for line in pod.logs()]))
-            except Exception as e:
-                logs[pod.name] = Log(f"Cannot read logs: {e}")
-        return logs
+        return await pod_logs(
+            self._api, self.namespace, {LABEL_CLUSTER: self.name},
+            keep=lambda pod: pod.labels.get(LABEL_COMPONENT) in (COMPONENT_SCHEDULER, COMPONENT_WORKER))
 
 
 def components_row(components: list[ComponentState]) -> str:

@@ -224,32 +224,18 @@ async def connect_scheduler(
     The dashboard is forwarded whenever the comm port is, or when ``dashboard_forward_port`` asks
     for a fixed local port; it is None if the Service has no dashboard port.
     """
-    comm = await connect_service_port(
-        service,
-        comm_port[0],
-        default_port=comm_port[1],
-        port_forward_cluster_ip=port_forward_cluster_ip,
-        direct_timeout=direct_timeout,
-        nodes=nodes,
-        node_host=node_host,
-        node_port=node_port,
-    )
+    how = {"port_forward_cluster_ip": port_forward_cluster_ip, "direct_timeout": direct_timeout,
+           "nodes": nodes, "node_host": node_host}
+    comm = await connect_service_port(service, comm_port[0], default_port=comm_port[1],
+                                      node_port=node_port, **how)
     try:
         find_port(service.raw, dashboard_port[0], dashboard_port[1])
     except LookupError:
         return comm, None
     try:
         dashboard = await connect_service_port(
-            service,
-            dashboard_port[0],
-            default_port=dashboard_port[1],
-            port_forward_cluster_ip=port_forward_cluster_ip,
-            direct_timeout=direct_timeout,
-            local_port=dashboard_forward_port,
-            nodes=nodes,
-            node_host=node_host,
-            force_forward=comm.forwarder is not None or dashboard_forward_port is not None,
-        )
+            service, dashboard_port[0], default_port=dashboard_port[1], local_port=dashboard_forward_port,
+            force_forward=comm.forwarder is not None or dashboard_forward_port is not None, **how)
     except BaseException:
         if comm.forwarder is not None:
             await comm.forwarder.stop()

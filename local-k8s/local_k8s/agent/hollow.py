@@ -11,18 +11,13 @@ best with a taint so that only pods meant for it land there).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..nodes import HOLLOW
-from .kube import ApiError
-from .node import now
-from .podstatus import ContainerState, pod_status
-
-log = logging.getLogger(__name__)
+from .podbase import NodeContext, PodBase
 
 # Per-pod override of how long its containers take to start (seconds, a float).
 START_ANNOTATION = f"{HOLLOW}-start-seconds"
@@ -72,28 +67,19 @@ def slim(pod: Mapping[str, Any]) -> dict[str, Any]:
                      "initContainers": [{k: c[k] for k in keep if k in c} for c in spec.get("initContainers") or []]}}
 
 
-class HollowPod:
+class HollowPod(PodBase):
     """A PodRunner's counterpart for a hollow pod: same interface towards the pod manager and the
     kubelet API, no process, no network namespace, no files."""
 
     # A hollow pod has no logs and no running process (kubectl logs/exec say so), nor folder.
     dir = Path("/nonexistent")
     host_network = False
+    kind = "hollow pod"
 
-    def __init__(self, ctx: Any, pod: dict[str, Any]) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: NodeContext, pod: dict[str, Any]) -> None:
+        super().__init__(ctx, pod)
         self.pod = slim(pod)
-        meta = pod["metadata"]
-        self.uid, self.name, self.namespace = meta["uid"], meta["name"], meta["namespace"]
         self.timeline = Timeline.of(pod)
-        self.init = [ContainerState(c["name"], c.get("image", "")) for c in self.pod["spec"]["initContainers"]]
-        self.main = [ContainerState(c["name"], c.get("image", "")) for c in self.pod["spec"]["containers"]]
-        self.ip: str | None = None
-        self._ip_taken = False
-        self.start_time = now()
-        self.transitions: dict[str, str] = {}
-        self.deleting = asyncio.Event()
-        self.gone = False
         status = pod.get("status") or {}
         # Already reported running (the agent restarted): adopt as is, with its address.
         self._adopted = status.get("phase") == "Running" and bool(status.get("podIP"))
@@ -101,25 +87,6 @@ class HollowPod:
             self.ip = status["podIP"]
             self.ctx.ips.claim(self.ip)
             self._ip_taken = True
-
-    # ---- the pod manager's and kubelet API's interface ----------------------------------
-
-    def update(self, pod: dict[str, Any]) -> None:
-        if pod["metadata"].get("deletionTimestamp"):
-            self.deleting.set()
-
-    def removed(self) -> None:
-        self.gone = True
-        self.deleting.set()
-
-    def refresh_hosts(self) -> None:
-        pass
-
-    def log_path(self, container: str, previous: bool = False) -> Path | None:
-        return None
-
-    def is_running(self, container: str) -> bool:
-        return False
 
     async def kill_now(self) -> None:
         self._release_ip()
@@ -158,30 +125,7 @@ class HollowPod:
             await self._publish(sandbox_ready=True)
 
     def status(self, sandbox_ready: bool) -> dict[str, Any]:
-        return pod_status(self.pod, ip=self.ip, start_time=self.start_time, init=self.init, main=self.main,
-                          initialized=True, will_restart=False, sandbox_ready=sandbox_ready,
-                          transitions=self.transitions)
+        return self._pod_status(initialized=True, will_restart=False, sandbox_ready=sandbox_ready)
 
     async def _publish(self, sandbox_ready: bool) -> None:
-        try:
-            await self.ctx.kube.merge_patch(f"/api/v1/namespaces/{self.namespace}/pods/{self.name}/status",
-                                            {"status": self.status(sandbox_ready)})
-        except ApiError as e:
-            if e.code == 404:
-                self.removed()
-            else:
-                log.warning("status of hollow pod %s/%s not posted: %s", self.namespace, self.name, e)
-
-    async def _delete_from_api(self) -> None:
-        body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
-                "preconditions": {"uid": self.uid}}
-        try:
-            await self.ctx.kube.request("DELETE", f"/api/v1/namespaces/{self.namespace}/pods/{self.name}", body)
-        except ApiError as e:
-            if e.code not in (404, 409):
-                log.warning("deleting hollow pod %s/%s failed: %s", self.namespace, self.name, e)
-
-    def _release_ip(self) -> None:
-        if self._ip_taken and self.ip:
-            self.ctx.ips.give_back(self.ip)
-            self._ip_taken = False
+        await self._post_status(self.status(sandbox_ready))

@@ -6,7 +6,7 @@ import pytest
 
 from local_k8s.agent import containerspec, podstatus, scheduler
 from local_k8s.agent.kubelet_api import select_log
-from local_k8s.agent.podrunner import backoff_delay, should_restart
+from local_k8s.agent.policies import backoff_delay, should_restart
 from local_k8s.agent.services import ServiceView, hosts_file
 
 POD = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1", "labels": {"app": "x"}},

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from local_k8s.agent import images
 from local_k8s.agent.containerspec import ImageNotAvailable
-from local_k8s.agent.podrunner import pull_policy
+from local_k8s.agent.policies import pull_policy
 
 
 @pytest.mark.parametrize("image,repository,tag", [

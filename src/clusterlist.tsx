@@ -87,10 +87,10 @@ const ClusterItem = React.memo(function ClusterItem({
   position,
   count
 }: IItemProps): JSX.Element {
-  // Actions the account may not take are greyed out, with the reason (asked of Kubernetes).
   const key = clusterKey(cluster);
   const onSelect = () => select(key);
   const onDismissError = () => dismissError(key);
+  // Actions the account may not take are greyed out, with the reason (asked of Kubernetes).
   const groupsToRemove = cluster.worker_groups.some(g => g.name !== DEFAULT_WORKER_GROUP);
   const refused = refusals(permissions, [
     'delete',

@@ -68,6 +68,11 @@ export function VirtualList<T>(props: IVirtualListProps<T>): JSX.Element {
 
   // Measure the rendered rows (after layout, before paint); a changed height re-renders.
   React.useLayoutEffect(() => {
+    if (heights.size > 2 * items.length + 50) {
+      // Forget the rows that left the list, now and then rather than on every render.
+      const present = new Set(items.map(keyOf));
+      [...heights.keys()].filter(k => !present.has(k)).forEach(k => heights.delete(k));
+    }
     const rows = list.current?.children;
     if (!rows || !rows.length) {
       return;

@@ -46,8 +46,12 @@ def test_server_side_error_is_shown_in_the_form(lab, shot):
     # its message must appear in the form, which keeps what the user typed.
     lab.get_by_test_id("new-cluster").click()
     dialog = lab.locator(".jp-Dialog")
-    dialog.locator('input[name="name"]').fill("srv-error")
-    dialog.locator('input[name="workers"]').fill("100000")
+    # each field holds its text before the next is filled: the form renders on its own schedule,
+    # and a fill racing a render once put the workers' text into the name (seen under load)
+    for field, text in (("name", "srv-error"), ("workers", "100000")):
+        dialog.locator(f'input[name="{field}"]').fill(text)
+        expect(dialog.locator(f'input[name="{field}"]')).to_have_value(text)
+    expect(dialog.locator('input[name="name"]')).to_have_value("srv-error")
     dialog.get_by_role("button", name="Create").click()
     error = dialog.locator(".dk8s-FieldError, .dk8s-Error")
     expect(error.first).to_be_visible(timeout=15000)

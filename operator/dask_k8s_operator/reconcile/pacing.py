@@ -19,3 +19,10 @@ def batch_size() -> int | None:
 def batch_delay() -> float:
     """Seconds between two batches (DASK_K8S_OPERATOR_WORKER_BATCH_DELAY)."""
     return float(os.environ.get("DASK_K8S_OPERATOR_WORKER_BATCH_DELAY") or FAST)
+
+
+def waiting_delay(previous: float | None) -> float:
+    """The next wait of an object that only waits for something outside the operator (workers
+    that do not connect): FAST at first, then doubling up to RESYNC; ``previous`` None: it has
+    just started waiting (anything changed resets it)."""
+    return FAST if previous is None else min(max(previous, FAST) * 2, RESYNC)

@@ -23,15 +23,20 @@ from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 from .. import builders, events, kube, planning, scheduler_api
 from . import retirement
 from .children import creation_failed, delete_pods, report_legacy_command
-from .pacing import CREATE_CONCURRENCY, FAST, GONE, RESYNC, batch_delay, batch_size
+from .pacing import CREATE_CONCURRENCY, FAST, GONE, RESYNC, batch_delay, batch_size, waiting_delay
 from .status import set_status
 
 logger = logging.getLogger(__name__)
+
+# (namespace, name) -> (what the group saw, its last wait) of groups that only wait for workers
+# to connect: their requeue backs off while nothing changes
+WAITING: dict[tuple[str, str], tuple[int, float]] = {}
 
 
 async def reconcile_worker_group(namespace: str, name: str) -> float:
     group = await kube.fetch_live(DaskWorkerGroup, name, namespace)
     if group is None:
+        WAITING.pop((namespace, name), None)
         return GONE
     body = group.raw
     cluster_name = body["spec"]["cluster"]
@@ -117,11 +122,18 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
         await _report_to_group_and_cluster(group, cluster, "WorkersLost" if replacing
                                            else "WorkersReplaced", lost, warning=replacing)
     await _report_failing_workers(group, cluster, pods)
-    busy = (plan.create or plan.retire or plan.delete or deferred or in_flight
-            or plan.ready_replicas < desired)
+    acting = plan.create or plan.retire or plan.delete or deferred or in_flight
     if plan.create and batch_size():
         return batch_delay()
-    return FAST if busy else RESYNC
+    if acting or plan.ready_replicas >= desired:
+        WAITING.pop((namespace, name), None)
+        return FAST if acting else RESYNC
+    # only waiting for workers to connect: back off while nothing changes
+    seen = hash((tuple(pods), plan.ready_replicas, desired, update["message"]))
+    last_seen, last_wait = WAITING.get((namespace, name), (None, None))
+    wait = waiting_delay(last_wait if last_seen == seen else None)
+    WAITING[(namespace, name)] = (seen, wait)
+    return wait
 
 
 async def _report_to_group_and_cluster(group: DaskWorkerGroup, cluster: DaskCluster, reason: str,

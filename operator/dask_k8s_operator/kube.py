@@ -138,7 +138,12 @@ async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mappin
     ]
 
 
-async def list_pods(namespace: str, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+async def list_pods(namespace: str, selector: Mapping[str, str], live: bool = False
+                    ) -> list[dict[str, Any]]:
+    """The pods matching ``selector``: from the store while its label-selected watch is up, else
+    (or ``live``: before removing pods, where a stale count would remove too many) a LIST."""
+    if not live and store.fresh("pods", namespace):
+        return store.select("pods", namespace, selector)
     return await list_raw(Pod, namespace, selector)
 
 

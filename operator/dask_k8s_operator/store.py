@@ -5,8 +5,9 @@ Reconcilers read objects by name from here instead of asking the API server each
 not in the store is fetched from the API (so a missing entry is never mistaken for a missing
 object), and so is every object of a kind whose watch is down (``fresh``): a cache that missed
 deletions during a watch gap must not make children for a deleted cluster nor hide a lost
-scheduler. Every list prunes what it no longer contains. Counting worker pods, where a stale
-answer would mean duplicates, always lists them from the API server.
+scheduler. Every list prunes what it no longer contains. Worker pods are counted from here (the
+reconciler puts the pods it creates at once, so a late watch event cannot make duplicates), but
+listed from the API server before any is removed, where a stale count would remove too many.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ def items(plural: str, namespace: str) -> Iterator[dict[str, Any]]:
     for (kind, ns, _), body in list(_objects.items()):
         if kind == plural and ns == namespace:
             yield body
+
+
+def select(plural: str, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Copies of the objects in ``namespace`` carrying all of ``labels``."""
+    return [
+        copy.deepcopy(body) for body in items(plural, namespace)
+        if all((body["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
+    ]
 
 
 def clear() -> None:

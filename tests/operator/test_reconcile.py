@@ -80,7 +80,7 @@ class World:
                 return cls(copy.deepcopy(service))
             return cls(copy.deepcopy(scheduler_pod))
 
-        async def list_pods(namespace, selector):
+        async def list_pods(namespace, selector, live=False):
             return [copy.deepcopy(p) for p in self.pods.values()]
 
         async def create(cls, manifest):

@@ -20,7 +20,7 @@ from dask_k8s_common.contract import (
 )
 from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 
-from .. import builders, events, kube, planning, scheduler_api
+from .. import builders, events, kube, planning, scheduler_api, store
 from . import retirement
 from .children import creation_failed, delete_pods, report_legacy_command
 from .pacing import CREATE_CONCURRENCY, FAST, GONE, RESYNC, batch_delay, batch_size, waiting_delay
@@ -61,8 +61,8 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
             and not scheduler_summary.deleting):  # else: unreachable anyway
         url = scheduler_api.api_url(service.raw if service else None, scheduler_summary.ip)
 
-    raw_pods = await kube.list_pods(namespace, {
-        LABEL_CLUSTER: cluster_name, LABEL_COMPONENT: COMPONENT_WORKER, LABEL_WORKER_GROUP: name})
+    selector = {LABEL_CLUSTER: cluster_name, LABEL_COMPONENT: COMPONENT_WORKER, LABEL_WORKER_GROUP: name}
+    raw_pods = await kube.list_pods(namespace, selector)
     pods = [planning.summarize_pod(pod) for pod in raw_pods]
     scheduler_workers = None
     unreachable = "no scheduler address"
@@ -86,6 +86,14 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
             return GONE
         if fresh.raw["spec"] != body["spec"]:
             return FAST
+        # nor from pods the store still holds although they are gone (or new ones it lacks)
+        raw_pods = await kube.list_pods(namespace, selector, live=True)
+        pods = [planning.summarize_pod(pod) for pod in raw_pods]
+        connected = (planning.connected_workers(pods, scheduler_workers)
+                     if scheduler_workers is not None else None)
+        plan = planning.plan_worker_group(
+            desired, pods, builders.worker_pod_hash(body), connected, batch_size=batch_size(),
+            in_flight=in_flight)
 
     deferred = False
     if connected is None:
@@ -169,6 +177,8 @@ async def _create_workers(group: DaskWorkerGroup, service_spec: dict[str, Any] |
         async with semaphore:
             try:
                 pod, _ = await kube.create(Pod, manifest)
+                # counted from the store by the next reconcile, even before its watch event
+                store.put("pods", pod.raw)
                 return pod.name
             except Exception as exc:
                 await creation_failed(group, "worker pod", exc)

@@ -3,6 +3,7 @@ whether it was lost with its node."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -140,3 +141,35 @@ def workers_lost_message(pods: Iterable[PodSummary], desired: int, ready: int) -
 def is_workers_lost(message: str | None) -> bool:
     """Whether a worker group's status message is one of ``workers_lost_message``."""
     return bool(message) and _LOST in message
+
+
+# ---------------------------------------------------------------------------------------------
+# what the store keeps of a pod
+# ---------------------------------------------------------------------------------------------
+
+_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "labels", "annotations",
+             "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+             "ownerReferences")
+_STATUS = ("phase", "reason", "message", "podIP", "startTime", "conditions")
+_CONTAINER_STATUS = ("name", "ready", "started", "restartCount", "state", "lastState")
+
+
+def _pick(source: Mapping[str, Any] | None, keys: Iterable[str]) -> dict[str, Any]:
+    source = source or {}
+    return {key: copy.deepcopy(source[key]) for key in keys if key in source}
+
+
+def slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a pod the operator reads (``summarize_pod``, ownership, annotations, events
+    on it): a full pod is ~17 KiB, mostly its spec and managed fields, and the store holds every
+    pod of every cluster. A new dict, sharing nothing with ``pod``."""
+    status = pod.get("status") or {}
+    slim: dict[str, Any] = _pick(pod, ("apiVersion", "kind"))
+    slim["metadata"] = _pick(pod.get("metadata"), _METADATA)
+    node = (pod.get("spec") or {}).get("nodeName")
+    slim["spec"] = {"nodeName": node} if node else {}
+    slim["status"] = _pick(status, _STATUS)
+    if "containerStatuses" in status:
+        slim["status"]["containerStatuses"] = [
+            _pick(cs, _CONTAINER_STATUS) for cs in status.get("containerStatuses") or []]
+    return slim

@@ -21,6 +21,7 @@ from typing import Any
 from dask_k8s_common import watching
 
 from .counters import count
+from .pods import slim_pod
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ def put(plural: str, body: Mapping[str, Any]) -> None:
     current = _objects.get(key)
     if current is not None and _older(body, current):
         return
-    _objects[key] = copy.deepcopy(dict(body))
+    # of a pod only what the operator reads: the store holds every pod of every cluster
+    _objects[key] = slim_pod(body) if plural == "pods" else copy.deepcopy(dict(body))
 
 
 def _older(new: Mapping[str, Any], current: Mapping[str, Any]) -> bool:

@@ -2,7 +2,9 @@
 
 The handlers are deliberately thin. Each watch event (including the initial listing when the
 operator starts) triggers a level-based reconcile of the affected object through the work queue;
-the reconcilers in ``reconcile.py`` do the work. Only ``on.event`` handlers are used, so kopf adds
+the reconcilers in ``reconcile`` do the work. Pods are watched by the store alone (one watch,
+label-selected at the API server), which calls ``_on_pod_change``; kopf watches the Dask resources
+and the scheduler Services. Only ``on.event`` handlers are used, so kopf adds
 no finalizers and no bookkeeping annotations to the Dask resources: they can be deleted even while
 the operator is down (the garbage collector removes their children through ownerReferences).
 """
@@ -99,7 +101,8 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     for namespace in watched_namespaces():
         for plural, (kind, selector) in CACHED.items():
             _background.append(loop.create_task(
-                store.follow(kube.api, plural, kind, namespace, selector, timeouts, _on_pruned)))
+                store.follow(kube.api, plural, kind, namespace, selector, timeouts, _on_pruned,
+                             _on_pod_change if plural == "pods" else None)))
 
 
 def watched_namespaces() -> list[str | None]:
@@ -222,11 +225,11 @@ async def daskautoscaler_event(event: Mapping[str, Any], namespace: str, name: s
     _on_resource_event("daskautoscalers", event, namespace, name, meta.get("uid"))
 
 
-@kopf.on.event("", "v1", "pods", labels={LABEL_COMPONENT: kopf.PRESENT, LABEL_CLUSTER: kopf.PRESENT})
-async def pod_event(event: Mapping[str, Any], namespace: str, labels: Any, **_: Any) -> None:
-    """A pod of ours changed: reconcile whatever owns it."""
-    _remember("pods", event)
-    _pod_changed(namespace, labels)
+def _on_pod_change(plural: str, body: Mapping[str, Any]) -> None:
+    """A pod of ours changed (the store's label-selected watch says so; kopf watches no pods,
+    so that each pod is watched and held once): reconcile whatever owns it."""
+    meta = body.get("metadata") or {}
+    _pod_changed(meta.get("namespace", ""), meta.get("labels") or {})
 
 
 def _pod_changed(namespace: str, labels: Mapping[str, str]) -> None:

@@ -117,12 +117,23 @@ def replace(plural: str, namespace: str | None, bodies: list[Mapping[str, Any]],
 
 async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, namespace: str | None,
                  label_selector: str | None, timeouts: watching.Timeouts,
-                 on_pruned: Callable[[str, dict[str, Any]], None]) -> None:
+                 on_pruned: Callable[[str, dict[str, Any]], None],
+                 on_change: Callable[[str, dict[str, Any]], None] | None = None) -> None:
     """Keep ``plural`` (in ``namespace``, None: all) in the store: list (pruning), watch, and list
     again after an expired watch (at once, once) or a failure (after a back-off, reads going to
-    the API server meanwhile). ``on_pruned`` hears of each object a list found gone."""
+    the API server meanwhile). ``on_pruned`` hears of each object a list found gone;
+    ``on_change`` (if given) of every other change, once the store holds it: each watch event
+    and each object a list found new or changed (so that this watch is the only one needed)."""
     scope = (plural, namespace)
     delay = 0.5
+
+    def changed(body: dict[str, Any]) -> None:
+        if on_change is None:
+            return
+        try:
+            on_change(plural, body)
+        except Exception:  # a failing reaction must not stop the watch
+            logger.exception("reaction to a change of %s failed", plural)
 
     def on_event(event_type: str, body: dict[str, Any]) -> None:
         meta = body.get("metadata") or {}
@@ -130,6 +141,9 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
             drop(plural, meta.get("namespace", ""), meta.get("name", ""))
         elif meta.get("name"):
             put(plural, body)
+        else:
+            return
+        changed(body)
 
     while True:
         before = _versions(plural, namespace)
@@ -142,6 +156,11 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
                 logger.info("%s %s/%s is gone (found by a list, not by the watch)", plural,
                             body["metadata"].get("namespace"), body["metadata"]["name"])
                 on_pruned(plural, body)
+            for body in bodies:
+                meta = body["metadata"]
+                key = (plural, meta.get("namespace", ""), meta["name"])
+                if key not in before or before[key] != meta.get("resourceVersion"):
+                    changed(body)
             _synced.add(scope)
             delay = 0.5
             while True:

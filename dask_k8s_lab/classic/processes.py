@@ -239,13 +239,19 @@ class SchedulerPod(ProcessInterface):
             await comm_rpc.close_rpc()
 
     async def _wait_for_ingress(self, service: Service) -> None:
-        """A LoadBalancer gets its address some time after the Service exists; connecting
-        before that would quietly fall back to a port-forward."""
+        """A LoadBalancer gets its address some time after the Service exists, and routes to the
+        ready scheduler some time after that; connecting before either would quietly fall back
+        to a port-forward."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.wait_timeout or 60)
-        while not ((service.raw.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
+
+        def ingress() -> str | None:
+            entries = ((service.raw.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+            return next((e.get("ip") or e.get("hostname") for e in entries), None)
+
+        while not (ingress() and await networking.tcp_reachable(ingress(), manifests.SCHEDULER_PORT, 1)):
             if loop.time() > deadline:
-                logger.warning("LoadBalancer %s got no address within %gs; trying other routes",
+                logger.warning("LoadBalancer %s did not answer within %gs; trying other routes",
                                service.name, self.wait_timeout or 60)
                 return
             await asyncio.sleep(POLL)

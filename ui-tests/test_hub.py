@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import ARTIFACTS, READY_TIMEOUT_MS, _free_port, card, kubectl, open_sidebar
+from conftest import ARTIFACTS, READY_TIMEOUT_MS, _free_port, card, fill_form, kubectl, open_sidebar
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB_NAMESPACE = os.environ.get("DK8S_UI_HUB_NAMESPACE", "dk8s-hub-ui")
@@ -117,8 +117,7 @@ def wait_for_lab(page, hub: dict, user: str) -> None:
 def create_from_sidebar(page, name: str, workers: int) -> None:
     page.get_by_test_id("new-cluster").click()
     dialog = page.locator(".jp-Dialog")
-    dialog.locator('input[name="name"]').fill(name)
-    dialog.locator('input[name="workers"]').fill(str(workers))
+    fill_form(dialog, name=name, workers=str(workers))
     dialog.get_by_role("button", name="Create").click()
     expect(dialog).to_have_count(0)
 

@@ -10,7 +10,7 @@ import time
 import yaml
 from playwright.sync_api import expect
 
-from conftest import NAMESPACE, READY_TIMEOUT_MS, card, delete_cluster_now, kubectl, open_sidebar
+from conftest import NAMESPACE, READY_TIMEOUT_MS, card, delete_cluster_now, fill_form, kubectl, open_sidebar
 
 
 def _wait_gone(name: str, timeout: float = 120) -> None:
@@ -37,8 +37,7 @@ def test_create_scale_dashboard_notebook_delete(lab, shot):
     # Create from the form.
     lab.get_by_test_id("new-cluster").click()
     dialog = lab.locator(".jp-Dialog")
-    dialog.locator('input[name="name"]').fill(name)
-    dialog.locator('input[name="workers"]').fill("2")
+    fill_form(dialog, name=name, workers="2")
     shot("form-filled")
     dialog.get_by_role("button", name="Create").click()
     expect(dialog).to_have_count(0)

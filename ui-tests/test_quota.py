@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from playwright.sync_api import expect
 
-from conftest import kubectl
+from conftest import fill_form, kubectl
 from test_permissions import own_lab
 
 NAMESPACE = os.environ.get("DK8S_UI_QUOTA_NAMESPACE", "dk8s-ui-quota")
@@ -37,8 +37,7 @@ def lab_server(tmp_path_factory):
 def test_form_shows_quota_and_refuses_what_does_not_fit(lab, shot):
     lab.get_by_test_id("new-cluster").click()
     dialog = lab.locator(".jp-Dialog")
-    dialog.locator('input[name="name"]').fill("too-big")
-    dialog.locator('input[name="workers"]').fill("4")
+    fill_form(dialog, name="too-big", workers="4")
     dialog.locator('input[name="cpuRequest"]').fill("1")
     cpu = dialog.get_by_test_id("quota-requests.cpu")
     expect(cpu).to_contain_text("requests.cpu", timeout=20000)

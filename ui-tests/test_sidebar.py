@@ -7,7 +7,7 @@ import time
 
 from playwright.sync_api import expect
 
-from conftest import NAMESPACE, card, delete_cluster_now, kubectl
+from conftest import NAMESPACE, card, delete_cluster_now, fill_form, kubectl
 
 
 def test_sidebar_opens_with_live_updates(lab, shot):
@@ -25,8 +25,7 @@ def test_form_rejects_bad_values_at_their_field(lab, shot):
     dialog = lab.locator(".jp-Dialog")
     expect(dialog.get_by_text("New Dask cluster")).to_be_visible()
     shot("form-open")
-    dialog.locator('input[name="name"]').fill("Bad_Name")
-    dialog.locator('input[name="workers"]').fill("-2")
+    fill_form(dialog, name="Bad_Name", workers="-2")
     dialog.locator('textarea[name="env"]').fill("NOT A PAIR")
     dialog.get_by_role("button", name="Create").click()
     # The dialog comes back with each problem next to its field; nothing was created.
@@ -46,12 +45,7 @@ def test_server_side_error_is_shown_in_the_form(lab, shot):
     # its message must appear in the form, which keeps what the user typed.
     lab.get_by_test_id("new-cluster").click()
     dialog = lab.locator(".jp-Dialog")
-    # each field holds its text before the next is filled: the form renders on its own schedule,
-    # and a fill racing a render once put the workers' text into the name (seen under load)
-    for field, text in (("name", "srv-error"), ("workers", "100000")):
-        dialog.locator(f'input[name="{field}"]').fill(text)
-        expect(dialog.locator(f'input[name="{field}"]')).to_have_value(text)
-    expect(dialog.locator('input[name="name"]')).to_have_value("srv-error")
+    fill_form(dialog, name="srv-error", workers="100000")
     dialog.get_by_role("button", name="Create").click()
     error = dialog.locator(".dk8s-FieldError, .dk8s-Error")
     expect(error.first).to_be_visible(timeout=15000)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import shutil
 import signal
 from collections.abc import Callable
 from pathlib import Path
 
 from .. import network
+from .adoption import STATE_FILE, read_json
 from .hollow import HollowPod, is_hollow
-from .podrunner import STATE_FILE, NodeContext, PodRunner, is_shim, read_json
+from .podbase import NodeContext
+from .podrunner import PodRunner
+from .shims import is_shim, signal_group
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +69,7 @@ class PodManager:
             log.info("pod %s was deleted while the agent was away; stopping what is left", folder.name)
             for container in saved.get("main", []) + saved.get("init", []):
                 if is_shim(container.get("pid"), folder / f"{container['name']}.launch.json"):
-                    try:
-                        os.killpg(container["pid"], signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+                    signal_group(container["pid"], signal.SIGKILL)
             if saved.get("netns"):
                 await asyncio.to_thread(network.delete_pod_netns, folder.name)
             shutil.rmtree(folder, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""`dask-k8s-lab local-k8s up|down|status|env`."""
+"""`dask-k8s-lab local-k8s up|down|status|env|restart|node ...`."""
 
 from __future__ import annotations
 
@@ -167,3 +167,19 @@ def node_remove(state_dir: Path | None, name: str) -> None:
     """Stop the node and delete it from the cluster."""
     with _usage_errors():
         LocalCluster(state_dir).remove_node(name)
+
+
+@local_k8s.group("restart")
+def restart_group() -> None:
+    """Restart one control-plane component of the running cluster."""
+
+
+@restart_group.command("apiserver")
+@state_dir_option
+@click.option("--timeout", type=click.FloatRange(1), default=60, show_default=True,
+              help="Seconds to wait for /readyz after the start.")
+def restart_apiserver(state_dir: Path | None, timeout: float) -> None:
+    """Stop the kube-apiserver (SIGTERM) and start it again with the same arguments; prints the downtime."""
+    with _usage_errors():
+        seconds = LocalCluster(state_dir).restart_apiserver(timeout)
+    click.echo(f"kube-apiserver ready again after {seconds:.1f} s")

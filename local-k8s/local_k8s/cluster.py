@@ -229,6 +229,21 @@ class LocalCluster(NodeControl):
         proc = self._spawn("kube-apiserver", components.apiserver(self.layout))
         self._wait("kube-apiserver", self._api_ready, proc, timeout)
 
+    def restart_apiserver(self, timeout: float = 60, grace: float = 10) -> float:
+        """Stop the kube-apiserver (SIGTERM; SIGKILL after ``grace`` s) and start it again with
+        the same command line (certificates, etcd, ports), until /readyz answers; returns the
+        seconds it was away. Holds the state folder's lock, so a concurrent `up` waits."""
+        with self._exclusive():
+            pid = self._pid("kube-apiserver")
+            if not alive(pid):
+                raise ValueError("kube-apiserver is not running; `up` starts the cluster")
+            started = time.monotonic()
+            kill_group(pid, grace)
+            if alive(pid):
+                raise TimeoutError(f"kube-apiserver (pid {pid}) did not exit within {2 * grace:g} s")
+            self._start_apiserver(timeout)
+            return time.monotonic() - started
+
     def _kubectl(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run([str(binaries.binary("kubectl")), *args], input=stdin, text=True,
                                 capture_output=True, env={**os.environ, **self.env()})

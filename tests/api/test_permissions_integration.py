@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import kr8s
 import pytest
+from dask_k8s_common.resources import DaskCluster
 
 from dask_k8s_lab import KubeCluster
 from dask_k8s_lab.auth import KubeConfig
-from dask_k8s_common.resources import DaskCluster
+from dask_k8s_lab.server.kr8s_adapter import uncached_client
 from tests.fixtures.identities import deploy_client_rules, service_account_kubeconfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
 
-@pytest.fixture(autouse=True)
-def _forget_restricted_clients():
-    """kr8s caches every client it makes and hands the first back to callers without arguments:
-    drop the restricted ones so later tests (and fixtures) act as the admin again."""
-    cache = kr8s.asyncio.Api._instances
-    known = {id(api) for instances in cache.values() for api in instances.values()}
-    yield
-    for instances in cache.values():
-        for key, api in list(instances.items()):
-            if id(api) not in known:
-                del instances[key]
+class UncachedKubeConfig(KubeConfig):
+    """A restricted account's kubeconfig whose client kr8s does not keep (kr8s_adapter.py), so later
+    tests and fixtures that ask kr8s for its default client still act as the admin."""
+
+    async def load(self, namespace: str | None = None) -> kr8s.asyncio.Api:
+        load = super().load
+        return await uncached_client(lambda: load(namespace=namespace))
 
 
 async def _exists(name: str, namespace: str, admin) -> bool:
@@ -39,7 +36,7 @@ async def test_close_without_delete_says_why_and_keeps_the_cluster(operated_name
     ns = operated_namespace
     config = await service_account_kubeconfig(
         ns, "no-delete", deploy_client_rules(without_verbs=("delete",)), tmp_path / "kubeconfig")
-    async with KubeCluster(name="perm", namespace=ns, n_workers=0, auth=KubeConfig(config),
+    async with KubeCluster(name="perm", namespace=ns, n_workers=0, auth=UncachedKubeConfig(config),
                            asynchronous=True, quiet=True) as cluster:
         with pytest.raises(PermissionError) as info:
             await cluster.close()
@@ -55,7 +52,7 @@ async def test_close_without_delete_says_why_and_keeps_the_cluster(operated_name
 async def test_close_with_the_full_role_deletes(operated_namespace, admin, tmp_path):
     ns = operated_namespace
     config = await service_account_kubeconfig(ns, "full", deploy_client_rules(), tmp_path / "kubeconfig")
-    cluster = await KubeCluster(name="perm-full", namespace=ns, n_workers=0, auth=KubeConfig(config),
+    cluster = await KubeCluster(name="perm-full", namespace=ns, n_workers=0, auth=UncachedKubeConfig(config),
                                 asynchronous=True, quiet=True)
     await cluster.close()
     assert not await _exists("perm-full", ns, admin)

@@ -5,13 +5,16 @@ kr8s sends every request with no timeout unless its ``Api.timeout`` is set, and 
 ``Api.watch`` restarts an expired (410 Gone) watch at the same resourceVersion, which the API
 server refuses again at once. Here every request is bounded, a watch ends after ``watch`` seconds
 (server side; the client gives up after ``watch`` + ``request`` seconds of silence, which is how
-a half-open connection is noticed), and an expired watch makes the caller list again, once.
+a half-open connection is noticed), and an expired watch is followed by one list. Should that
+list give back the very resourceVersion that expired (an idle cluster, or a proxy that expires a
+version), the next watch waits (ExpiryBackoff) rather than meet the same 410 in a tight loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,6 +23,7 @@ import httpx
 import kr8s
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_WATCH_TIMEOUT = 60.0
@@ -44,7 +48,37 @@ class Timeouts:
 
 
 class WatchExpired(Exception):
-    """The API server no longer has the resourceVersion the watch started from (410 Gone)."""
+    """The API server no longer has the resourceVersion the watch started from (410 Gone);
+    ``version`` is the one it was refused at."""
+
+    def __init__(self, message: str, version: str | None = None) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+class ExpiryBackoff:
+    """When to watch after the list that followed an expiry (pure; one per list+watch loop).
+
+    A list normally returns a newer resourceVersion than the one that expired, and the watch
+    starts at once. One that returns the very version that expired would be refused again at
+    once: wait ``first`` s, doubling on each such repeat up to ``limit`` (the watch timeout)."""
+
+    def __init__(self, limit: float, first: float = 1.0) -> None:
+        self.limit, self.first = limit, min(first, limit)
+        self.expired: str | None = None  # the version whose watch was last refused with 410
+        self.delay = 0.0
+
+    def expired_at(self, version: str | None) -> None:
+        self.expired = version
+
+    def pause(self, listed: str | None) -> float:
+        """Seconds to wait before watching from ``listed``, the version a fresh list returned."""
+        if self.expired is None or listed != self.expired:
+            self.delay = 0.0
+        else:
+            self.delay = min(self.limit, self.delay * 2 if self.delay else self.first)
+        self.expired = None
+        return self.delay
 
 
 class WatchError(Exception):
@@ -117,7 +151,7 @@ async def watch(api: Any, kind: Any, namespace: str | None, label_selector: str 
             event_type, obj = event.get("type"), event.get("object") or {}
             if event_type == "ERROR":
                 if obj.get("code") == 410:
-                    raise WatchExpired(obj.get("message") or "resourceVersion too old")
+                    raise WatchExpired(obj.get("message") or "resourceVersion too old", since)
                 raise WatchError(obj.get("message") or json.dumps(obj))
             since = (obj.get("metadata") or {}).get("resourceVersion") or since
             if event_type in ("ADDED", "MODIFIED", "DELETED"):
@@ -128,10 +162,21 @@ async def watch(api: Any, kind: Any, namespace: str | None, label_selector: str 
 async def follow(api: Any, kind: Any, namespace: str | None, label_selector: str | None,
                  on_list: Callable[[list[dict]], None], on_event: Callable[[str, dict], None],
                  timeouts: Timeouts) -> None:
-    """List, then watch from the list's version, renewing the watch as the server ends it.
-    Never returns: WatchExpired means "call again now" (which lists afresh, once); any other
-    error is for the caller to report and back off from before calling again."""
-    objects, version = await list_objects(api, kind, namespace, label_selector, timeouts)
-    on_list(objects)
+    """List, then watch from the list's version, renewing the watch as the server ends it, and
+    list again after an expired watch (once; see ExpiryBackoff). Never returns: any error other
+    than an expiry is for the caller to report and back off from before calling again."""
+    backoff = ExpiryBackoff(limit=timeouts.watch)
     while True:
-        version = await watch(api, kind, namespace, label_selector, version or "0", on_event, timeouts)
+        objects, version = await list_objects(api, kind, namespace, label_selector, timeouts)
+        on_list(objects)
+        pause = backoff.pause(version)
+        if pause:
+            log.info("watch of %s: the list is still at the expired version %s; watching in %g s",
+                     kind, version, pause)
+            await asyncio.sleep(pause)
+        try:
+            while True:
+                version = await watch(api, kind, namespace, label_selector, version or "0", on_event, timeouts)
+        except WatchExpired as e:
+            log.info("watch of %s expired at %s (%s); listing again", kind, e.version, e)
+            backoff.expired_at(e.version)

@@ -7,10 +7,11 @@ import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 
 import { formErrorOf, messageOf } from './actionerror';
 import type { ICommandContext } from './commands';
-import { CreateClusterForm, EMPTY_FORM } from './createform';
+import { CREATE_FORM_FOCUS, CreateClusterForm, EMPTY_FORM } from './createform';
 import { buildCreateRequest, buildWorkerGroupRequest, formValuesFromOptions } from './forms';
 import { ScaleForm, scaleValuesFor } from './scaledialog';
 import { clusterKey } from './stream';
+import { choiceFor, valuesForChoice } from './templatechoice';
 import { ICluster, ICreateFormValues, IFieldError } from './types';
 import { validateScale } from './validation';
 import { EMPTY_GROUP, WorkerGroupForm } from './workergroups';
@@ -28,32 +29,18 @@ export async function createClusterDialog(ctx: ICommandContext): Promise<void> {
   const s = ctx.settings();
   const d = s.defaults || {};
   let values: ICreateFormValues = formValuesFromOptions({ ...EMPTY_FORM, namespace: d.namespace ?? '' }, d);
-  let choice = '';
-  const startTemplate = d.template;
-  if (startTemplate) {
-    if (templates.templates.some(t => t.name === startTemplate)) choice = `server:${startTemplate}`;
-    else if (s.templates.some(t => t.name === startTemplate)) choice = `user:${startTemplate}`;
-  }
+  const sources = { server: templates.templates, user: s.templates || [] };
+  // The default template fills the form once, as if the user picked it.
+  let choice = choiceFor(d.template, sources);
+  values = valuesForChoice(values, choice, sources);
   let errors: IFieldError[] = [];
-  let firstRound = true;
   for (;;) {
-    const form = new CreateClusterForm({
-      templates,
-      userTemplates: s.templates || [],
-      values,
-      choice,
-      errors
-    });
-    if (firstRound && choice) {
-      // apply the default template's values once, as if the user picked it
-      form.choose(choice);
-    }
-    firstRound = false;
+    const form = new CreateClusterForm({ templates, userTemplates: sources.user, values, choice, errors });
     const result = await showDialog({
       title: 'New Dask cluster',
       body: form,
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Create' })],
-      focusNodeSelector: 'input[name="name"]'
+      focusNodeSelector: CREATE_FORM_FOCUS
     });
     if (!result.button.accept || !result.value) {
       return;

@@ -269,18 +269,11 @@ def delete_cluster_now(name: str, namespace: str = NAMESPACE) -> None:
 
 
 def fill_form(dialog, **fields: str) -> None:
-    """Fill the dialog's inputs by name, each holding exactly its text before Create. The form
-    renders on its own schedule after each change; under load a Playwright fill racing that
-    render has put one field's text into another (seen twice in CI), so a field that does not
-    hold its text is filled again, a bounded number of times."""
+    """Fill the dialog's inputs by name, then check that each holds exactly its text before Create.
+    No retries: a field holding another's text is the bug test_createform.py guards against."""
     from playwright.sync_api import expect
 
-    for _ in range(3):
-        for name, text in fields.items():
-            field = dialog.locator(f'input[name="{name}"]')
-            if field.input_value() != text:
-                field.fill(text)
-        if all(dialog.locator(f'input[name="{n}"]').input_value() == t for n, t in fields.items()):
-            break
+    for name, text in fields.items():
+        dialog.locator(f'input[name="{name}"]').fill(text)
     for name, text in fields.items():
         expect(dialog.locator(f'input[name="{name}"]')).to_have_value(text)

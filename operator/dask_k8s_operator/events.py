@@ -1,7 +1,10 @@
 """Kubernetes Events on the custom resources, so ``kubectl describe`` explains what happened.
 
 Events are created through kr8s. Repeating the same (reason, message) for the same object is
-suppressed, so periodic resyncs do not flood the event list.
+suppressed, so periodic resyncs do not flood the event list. Routine events (``routine=True``:
+steps every cluster goes through, which its status already shows) are logged at DEBUG and
+recorded only with DASK_K8S_OPERATOR_EVENT_LEVEL=DEBUG: at a hundred clusters they would be
+most of the operator's writes. An object's pending status is written before its event.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 COMPONENT = "dask-k8s-operator"
 _last_posted: dict[str, tuple[str, str]] = {}
-_LEVELS = {"Normal": logging.INFO, "Warning": logging.WARNING}
 
 
 def enabled() -> bool:
@@ -62,18 +64,28 @@ def build_event(obj: Mapping[str, Any], type_: str, reason: str, message: str) -
     }
 
 
-async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool = False) -> None:
-    """Log and (unless disabled or repeated) record an event on ``obj``."""
+def level(warning: bool, routine: bool) -> int:
+    """The logging level of an event (recorded only at or above ``minimum_level()``)."""
+    return logging.WARNING if warning else logging.DEBUG if routine else logging.INFO
+
+
+async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool = False,
+               routine: bool = False) -> None:
+    """Log and (unless disabled, routine or repeated) record an event on ``obj``."""
     type_ = "Warning" if warning else "Normal"
     meta = obj["metadata"]
-    logger.log(_LEVELS[type_], "%s %s/%s: %s: %s", obj["kind"], meta["namespace"], meta["name"],
-               reason, message)
-    if not enabled() or _LEVELS[type_] < minimum_level():
+    logger.log(level(warning, routine), "%s %s/%s: %s: %s", obj["kind"], meta["namespace"],
+               meta["name"], reason, message)
+    if not enabled() or level(warning, routine) < minimum_level():
         return
     key = meta.get("uid") or f"{meta['namespace']}/{obj['kind']}/{meta['name']}"
     if _last_posted.get(key) == (reason, message):
         return
     _last_posted[key] = (reason, message)
+    # (imported here: the reconcilers import this module)
+    from .reconcile.status import flush
+
+    await flush(obj["kind"], meta["namespace"], meta["name"])
     for attempt in (1, 2):  # one retry for a transient failure (a dropped connection)
         try:
             event = Event(build_event(obj, type_, reason, message), api=await kube.api())

@@ -130,18 +130,22 @@ async def delete(obj: APIObject, propagation_policy: str = "Background") -> bool
 
 async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mapping[str, str]
                    ) -> list[dict[str, Any]]:
+    """The objects matching ``selector``, listed in pages; of pods only what the store keeps
+    (``store.slim_pod``), so a list of thousands of pods is never held in full."""
     client = await api()
-    count("list", kind if isinstance(kind, str) else kind.endpoint, namespace)
-    return [
-        obj.raw
-        async for obj in client.async_get(kind, namespace=namespace, label_selector=dict(selector))
-    ]
+    plural = kind if isinstance(kind, str) else kind.endpoint
+    count("list", plural, namespace)
+    selector_text = ",".join(f"{k}={v}" for k, v in selector.items()) or None
+    items, _ = await store.list_all(client, kind, namespace, selector_text, timeouts(),
+                                    store.slimmer(plural))
+    return items
 
 
 async def list_pods(namespace: str, selector: Mapping[str, str], live: bool = False
                     ) -> list[dict[str, Any]]:
-    """The pods matching ``selector``: from the store while its label-selected watch is up, else
-    (or ``live``: before removing pods, where a stale count would remove too many) a LIST."""
+    """The pods matching ``selector`` (slim: ``store.slim_pod``): from the store while its
+    label-selected watch is up, else (or ``live``: before removing pods, where a stale count
+    would remove too many) a LIST."""
     if not live and store.fresh("pods", namespace):
         return store.select("pods", namespace, selector)
     return await list_raw(Pod, namespace, selector)

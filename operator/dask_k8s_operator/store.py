@@ -18,6 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
+import kr8s
+
 from dask_k8s_common import watching
 
 from .counters import count
@@ -28,9 +30,38 @@ logger = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # (plural, namespace, name)
 
 _objects: dict[Key, dict[str, Any]] = {}
+_held: dict[Key, dict[str, Any]] = {}  # status fields to be written (``hold_status``)
 _synced: set[tuple[str, str | None]] = set()  # (plural, namespace or None for all) whose watch is up
 MAX_RETRY_DELAY = 5.0  # seconds between lists while the API server fails (back within seconds of it)
 RELISTS: dict[str, int] = {}  # lists made by ``follow``, by plural (the liveness probe reports them)
+PAGE_SIZE = 250  # objects per LIST page: a list of thousands of pods is never held in full at once
+
+
+def slimmer(plural: str) -> Callable[[Mapping[str, Any]], dict[str, Any]] | None:
+    """What the store keeps of an object of ``plural`` (None: all of it)."""
+    return slim_pod if plural == "pods" else None
+
+
+async def list_all(client: Any, kind: Any, namespace: str | None, label_selector: str | None,
+                   timeouts: watching.Timeouts,
+                   each: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+                   ) -> tuple[list[dict[str, Any]], str | None]:
+    """A LIST in pages of ``PAGE_SIZE`` (``limit``/``continue``: one consistent snapshot), each
+    item passed through ``each`` as its page arrives, so only one page is ever held in full.
+    Returns the items and the list's resourceVersion (to watch from)."""
+    items: list[dict[str, Any]] = []
+    token = None
+    while True:
+        params = {"limit": str(PAGE_SIZE), **({"continue": token} if token else {})}
+        async with client.async_get_kind(kind, namespace=kr8s.ALL if namespace is None else namespace,
+                                         label_selector=label_selector, params=params,
+                                         timeout=timeouts.client()) as (_, response):
+            page = response.json()
+        items.extend(each(item) if each else item for item in page.get("items") or [])
+        meta = page.get("metadata") or {}
+        token = meta.get("continue")
+        if not token:
+            return items, meta.get("resourceVersion")
 
 
 def put(plural: str, body: Mapping[str, Any]) -> None:
@@ -41,6 +72,20 @@ def put(plural: str, body: Mapping[str, Any]) -> None:
         return
     # of a pod only what the operator reads: the store holds every pod of every cluster
     _objects[key] = slim_pod(body) if plural == "pods" else copy.deepcopy(dict(body))
+    if key in _held:  # a status written later is newer than any the API server has sent
+        _objects[key].setdefault("status", {}).update(copy.deepcopy(_held[key]))
+
+
+def hold_status(plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    """Status fields decided but written later (reconcile/status.py coalesces writes): the store
+    shows them over whatever the watch brings until ``release_status``, so that no reader (a
+    cluster mirroring its group) goes back to an older value meanwhile."""
+    _held[(plural, namespace, name)] = copy.deepcopy(dict(status))
+    update_status(plural, namespace, name, status)
+
+
+def release_status(plural: str, namespace: str, name: str) -> None:
+    _held.pop((plural, namespace, name), None)
 
 
 def _older(new: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
@@ -52,6 +97,7 @@ def _older(new: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
 
 def drop(plural: str, namespace: str, name: str) -> None:
     _objects.pop((plural, namespace, name), None)
+    _held.pop((plural, namespace, name), None)
 
 
 def get(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -81,6 +127,7 @@ def select(plural: str, namespace: str, labels: Mapping[str, str]) -> list[dict[
 
 def clear() -> None:
     _objects.clear()
+    _held.clear()
     _synced.clear()
 
 
@@ -126,7 +173,6 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
     and each object a list found new or changed (so that this watch is the only one needed)."""
     scope = (plural, namespace)
     delay = 0.5
-    backoff = watching.ExpiryBackoff(limit=timeouts.watch)  # a relist still at the expired version
 
     def changed(body: dict[str, Any]) -> None:
         if on_change is None:
@@ -152,7 +198,8 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
             client = await api()
             RELISTS[plural] = RELISTS.get(plural, 0) + 1
             count("list", plural, namespace)
-            bodies, version = await watching.list_objects(client, kind, namespace, label_selector, timeouts)
+            bodies, version = await list_all(client, kind, namespace, label_selector, timeouts,
+                                             slimmer(plural))
             for body in replace(plural, namespace, bodies, before):
                 logger.info("%s %s/%s is gone (found by a list, not by the watch)", plural,
                             body["metadata"].get("namespace"), body["metadata"]["name"])
@@ -162,10 +209,10 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
                 key = (plural, meta.get("namespace", ""), meta["name"])
                 if key not in before or before[key] != meta.get("resourceVersion"):
                     changed(body)
+            # the list is in the store now: not kept alive beside it while the watch runs
+            del bodies, before
             _synced.add(scope)
             delay = 0.5
-            if pause := backoff.pause(version):
-                await asyncio.sleep(pause)
             while True:
                 count("watch", plural, namespace)
                 version = await watching.watch(client, kind, namespace, label_selector, version or "0", on_event,
@@ -175,7 +222,6 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
             raise
         except watching.WatchExpired as exc:
             _synced.discard(scope)
-            backoff.expired_at(exc.version)
             logger.info("watch of %s expired (%s); listing again", plural, exc)
         except Exception as exc:
             _synced.discard(scope)

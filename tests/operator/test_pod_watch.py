@@ -38,7 +38,7 @@ async def test_the_stores_pod_watch_reconciles_the_owner(monkeypatch):
     store.put("pods", worker("changed", "2"))
     seen_in_store = []
 
-    async def list_objects(client, kind, namespace, selector, timeouts):
+    async def list_objects(client, kind, namespace, selector, timeouts, each=None):
         assert selector == handlers.CACHED["pods"][1]  # filtered by the API server
         return [worker("unchanged", "1"), worker("changed", "3"), worker("new", "4", "c-other")], "5"
 
@@ -51,7 +51,7 @@ async def test_the_stores_pod_watch_reconciles_the_owner(monkeypatch):
     async def api():
         return None
 
-    monkeypatch.setattr(watching, "list_objects", list_objects)
+    monkeypatch.setattr(store, "list_all", list_objects)
     monkeypatch.setattr(watching, "watch", watch)
     with pytest.raises(asyncio.CancelledError):
         await store.follow(api, "pods", object, None, handlers.CACHED["pods"][1],

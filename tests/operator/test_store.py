@@ -61,3 +61,59 @@ def test_timeout_options_become_environment_variables():
     assert rest == ["--namespace=x", "--verbose"]
     with pytest.raises(SystemExit, match="--request-timeout takes a number of seconds"):
         cli.own_options(["--request-timeout=soon"])
+
+
+class PagedClient:
+    """Serves a LIST in pages of the ``limit`` asked for, as the API server does."""
+
+    def __init__(self, items: list[dict]):
+        self.items, self.calls = items, []
+
+    def async_get_kind(self, kind, namespace=None, label_selector=None, params=None, timeout=None):
+        import contextlib
+        import json
+
+        import httpx
+
+        self.calls.append(dict(params))
+        start = int(params.get("continue") or 0)
+        end = start + int(params["limit"])
+        meta = {"resourceVersion": "42", **({"continue": str(end)} if end < len(self.items) else {})}
+        response = httpx.Response(200, content=json.dumps({"items": self.items[start:end], "metadata": meta}))
+
+        @contextlib.asynccontextmanager
+        async def call():
+            yield kind, response
+
+        return call()
+
+
+async def test_a_list_is_read_in_pages_and_slimmed_page_by_page(monkeypatch):
+    from dask_k8s_common import watching
+    from dask_k8s_operator.pods import slim_pod
+
+    monkeypatch.setattr(store, "PAGE_SIZE", 2)
+    pods = [{"metadata": {"name": f"p{i}", "namespace": "ns", "managedFields": [{"big": "x" * 100}]},
+             "spec": {"containers": [{"name": "worker"}], "nodeName": "n"}} for i in range(5)]
+    client = PagedClient(pods)
+    items, version = await store.list_all(client, "pods", "ns", "a=b", watching.Timeouts(), store.slimmer("pods"))
+    assert [p["metadata"]["name"] for p in items] == ["p0", "p1", "p2", "p3", "p4"] and version == "42"
+    assert items == [slim_pod(p) for p in pods] and "managedFields" not in items[0]["metadata"]
+    assert [c.get("continue") for c in client.calls] == [None, "2", "4"]
+    assert {c["limit"] for c in client.calls} == {"2"}
+
+
+
+def test_a_held_status_shows_over_what_the_watch_brings_until_released():
+    store.clear()
+    group = {"metadata": {"name": "g", "namespace": "ns", "resourceVersion": "1"}, "status": {"readyReplicas": 0}}
+    store.put("daskworkergroups", group)
+    store.hold_status("daskworkergroups", "ns", "g", {"readyReplicas": 2})  # to be written shortly
+    assert store.get("daskworkergroups", "ns", "g")["status"] == {"readyReplicas": 2}
+    # a watch event of an earlier write (a newer resourceVersion, an older status)
+    store.put("daskworkergroups", {**group, "metadata": {**group["metadata"], "resourceVersion": "2"}})
+    assert store.get("daskworkergroups", "ns", "g")["status"] == {"readyReplicas": 2}
+    store.release_status("daskworkergroups", "ns", "g")
+    store.put("daskworkergroups", {**group, "metadata": {**group["metadata"], "resourceVersion": "3"}})
+    assert store.get("daskworkergroups", "ns", "g")["status"] == {"readyReplicas": 0}
+    store.clear()

@@ -1,0 +1,113 @@
+"""Status writes coalesced per object (reconcile/status.py): pure timing and the write path with
+a fake patch."""
+
+import asyncio
+
+import pytest
+
+from dask_k8s_operator import events, kube, store
+from dask_k8s_operator.reconcile import status
+
+
+class Obj:
+    kind, endpoint, namespace = "DaskCluster", "daskclusters", "ns"
+
+    def __init__(self, name: str = "c", current: dict | None = None):
+        self.name = name
+        self.raw = {"kind": self.kind, "metadata": {"name": name, "namespace": "ns", "uid": name},
+                    "status": dict(current or {})}
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    written: list[tuple[str, dict]] = []
+
+    async def patch_status(obj, update):
+        written.append((obj.name, dict(update)))
+
+    monkeypatch.setattr(kube, "patch_status", patch_status)
+    monkeypatch.setattr(status, "WINDOW", 0.2)
+    monkeypatch.setattr(status, "_last_write", {})
+    monkeypatch.setattr(status, "_pending", {})
+    monkeypatch.setattr(store, "update_status", lambda *a: None)
+    return written
+
+
+async def settled() -> None:
+    """Until every pending write is made (each waits out its window)."""
+    await asyncio.gather(*[p.task for p in status._pending.values()])
+
+
+def test_write_delay():
+    assert status.write_delay(None, 10.0, 0.5) == 0
+    assert status.write_delay(9.8, 10.0, 0.5) == pytest.approx(0.3)
+    assert status.write_delay(9.0, 10.0, 0.5) == 0
+    assert status.write_delay(9.9, 10.0, 0) == 0  # no coalescing
+
+
+async def test_first_write_at_once_then_one_write_per_window_with_the_latest_fields(writes):
+    obj = Obj()
+    await status.set_status(obj, {"phase": "Created"})
+    assert writes == [("c", {"phase": "Created"})]
+    await status.set_status(obj, {"phase": "Pending", "replicas": 0})
+    await status.set_status(obj, {"replicas": 20})
+    assert len(writes) == 1 and obj.raw["status"] == {"phase": "Pending", "replicas": 20}
+    await settled()
+    assert writes[1:] == [("c", {"phase": "Pending", "replicas": 20})]
+
+
+async def test_a_field_set_back_while_pending_is_written_as_set_last(writes):
+    obj = Obj(current={"replicas": 2})
+    await status.set_status(obj, {"replicas": 3})
+    await status.set_status(obj, {"replicas": 4})
+    stale = Obj(current={"replicas": 3})  # (a reader that had not seen 4 yet)
+    await status.set_status(stale, {"replicas": 3})
+    await settled()
+    assert [w for _, w in writes] == [{"replicas": 3}, {"replicas": 3}]
+
+
+async def test_unchanged_status_is_not_written_and_objects_do_not_wait_for_each_other(writes):
+    await status.set_status(Obj("a", {"phase": "Running"}), {"phase": "Running"})
+    await status.set_status(Obj("a"), {"phase": "Running"})
+    await status.set_status(Obj("b"), {"phase": "Running"})
+    assert [name for name, _ in writes] == ["a", "b"]
+
+
+async def test_an_event_writes_the_pending_status_first(writes, monkeypatch):
+    monkeypatch.setattr(events, "enabled", lambda: True)
+    monkeypatch.setattr(events, "_last_posted", {})
+    created = []
+
+    class FakeEvent:
+        def __init__(self, body, api=None):
+            self.body = body
+
+        async def create(self):
+            created.append(self.body["reason"])
+            writes.append(("event", {}))
+
+    async def api():
+        return None
+
+    monkeypatch.setattr(events, "Event", FakeEvent)
+    monkeypatch.setattr(kube, "api", api)
+    obj = Obj()
+    await status.set_status(obj, {"phase": "Pending"})
+    await status.set_status(obj, {"phase": "Running"})
+    await events.post(obj.raw | {"apiVersion": "kubernetes.dask.org/v1"}, "SchedulerReady", "up")
+    assert writes == [("c", {"phase": "Pending"}), ("c", {"phase": "Running"}), ("event", {})]
+    assert status._pending == {}  # not written twice
+
+
+async def test_routine_events_are_only_logged_by_default(writes, monkeypatch):
+    monkeypatch.setattr(events, "_last_posted", {})
+    monkeypatch.delenv("DASK_K8S_OPERATOR_EVENT_LEVEL", raising=False)
+
+    class Refuse:
+        def __init__(self, *a, **k):
+            raise AssertionError("no event should be created")
+
+    monkeypatch.setattr(events, "Event", Refuse)
+    await events.post(Obj().raw | {"apiVersion": "v"}, "Created", "accepted", routine=True)
+    assert events.level(warning=False, routine=True) < events.minimum_level()
+    assert events.level(warning=True, routine=True) >= events.minimum_level()

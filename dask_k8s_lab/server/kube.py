@@ -111,8 +111,6 @@ class Kr8sBackend:
                                       self.timeouts)
             except asyncio.CancelledError:
                 raise
-            except watching.WatchExpired as e:
-                log.info("dask-k8s-lab: watch of %s in %s expired (%s); listing again", kind, namespace, e)
             except Exception as e:
                 log.warning("dask-k8s-lab: watch of %s in %s failed (%s); retrying in %.1fs", kind, namespace,
                             watching.describe(e), delay)

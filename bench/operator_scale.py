@@ -21,7 +21,10 @@ talks to them. Per scenario (N x M, then one cluster of --single workers) it mea
   bench's namespace made through kr8s; the original: every HTTP request it sends to the API
   server, counted in its process) and the API server's ``apiserver_request_total`` (whole
   server: also counts the node agents, the controller manager, the bench itself and, on a shared
-  cluster, everyone else).
+  cluster, everyone else). ``apiserver_writes_caused`` is the server's writes less the bench's
+  own (which it counts as it makes them): what the operator wrote and what that made the node
+  agents and controllers write (pod status, endpoints, garbage collection), the figure to
+  compare between the two operators on an otherwise quiet cluster.
 
 Readiness: our operator counts a worker ready only once the scheduler lists it (readyReplicas);
 a hollow worker never connects, so its group's readyReplicas stays 0 and the group is requeued
@@ -478,6 +481,7 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
             await asyncio.sleep(1)
 
     result: dict[str, Any] = {"clusters": clusters, "workers_per_cluster": workers}
+    own_writes = 1  # the bench's own writes to the API server since api0: the namespace, ...
     try:
         pids = operator.pids()
         cpu0, api0 = cpu_seconds(pids), apiserver_requests()
@@ -486,7 +490,9 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
         gate = asyncio.Semaphore(16)
 
         async def create(name: str) -> None:
+            nonlocal own_writes
             async with gate:
+                own_writes += 1  # ... each DaskCluster, ...
                 await (await DaskCluster(cluster_manifest(name, namespace, workers))).create()
 
         started = time.monotonic()
@@ -505,7 +511,9 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
             gate = asyncio.Semaphore(16)
 
             async def scale(name: str) -> None:
+                nonlocal own_writes
                 async with gate:
+                    own_writes += 1  # ... and each scale
                     watch.expect(name, workers + scale_by)
                     obj = await DaskCluster.get(name, namespace=namespace)
                     await obj.patch({"spec": {"worker": {"replicas": workers + scale_by}}})
@@ -513,8 +521,10 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
             await asyncio.gather(*(scale(n) for n in names))
             await wait_for(lambda: len(watch.reached) == clusters, "scaled pods exist", timeout)
             latencies = sorted(watch.reached.values())
-            result["scale_to_pods_p50_s"] = round(statistics.median(latencies), 2)
-            result["scale_to_pods_p99_s"] = round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2)
+            if latencies:
+                result["scale_to_pods_p50_s"] = round(statistics.median(latencies), 2)
+                result["scale_to_pods_p99_s"] = round(
+                    latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2)
             await wait_for(lambda: watch.ready() >= clusters * (workers + scale_by), "scaled pods ready", timeout)
 
         requests = await operator.requests(namespace) - requests0
@@ -532,6 +542,8 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
         result["operator_requests_total"] = sum(by_verb.values())
         result["apiserver_requests_by_verb"] = {k: v for k, v in sorted((api1 - api0).items())}
         result["apiserver_writes"] = sum(v for k, v in (api1 - api0).items() if k in WRITE_VERBS)
+        result["bench_writes"] = own_writes
+        result["apiserver_writes_caused"] = result["apiserver_writes"] - own_writes
         result["hollow_agent"] = sampler.agent_cost()
 
         started = time.monotonic()
@@ -551,7 +563,8 @@ ROWS = [("all_running_s", "time to all Running (s)"), ("scale_to_pods_p50_s", "s
         ("scale_to_pods_p99_s", "scale -> pods p99 (s)"), ("delete_s", "deletion (s)"),
         ("operator_cpu_s", "operator CPU (s)"), ("operator_peak_rss_mib", "operator peak RSS (MiB)"),
         ("operator_writes", "operator API writes"), ("operator_requests_total", "operator API requests"),
-        ("apiserver_writes", "API server writes (all)")]
+        ("apiserver_writes", "API server writes (all)"),
+        ("apiserver_writes_caused", "API server writes - bench's")]
 
 
 def table(runs: dict[str, dict]) -> str:
@@ -592,7 +605,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await operator.start()
     report: dict[str, Any] = {"operator": operator.name, "scenarios": {}}
     try:
-        plan = [(f"{args.clusters} x {args.workers}", args.clusters, args.workers)]
+        plan = [(f"{args.clusters} x {args.workers}", args.clusters, args.workers)] if args.clusters else []
         if args.single:
             plan.append((f"1 x {args.single}", 1, args.single))
         for label, clusters, workers in plan:
@@ -611,7 +624,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clusters", type=int, default=100)
+    parser.add_argument("--clusters", type=int, default=100, help="clusters of the N x M run (0: skip it)")
     parser.add_argument("--workers", type=int, default=20, help="hollow workers per cluster")
     parser.add_argument("--single", type=int, default=1000, help="workers of the one-cluster run (0: skip it)")
     parser.add_argument("--scale-by", type=int, default=2, help="workers added per cluster for the scale latency")

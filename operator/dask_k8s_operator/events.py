@@ -4,7 +4,8 @@ Events are created through kr8s. Repeating the same (reason, message) for the sa
 suppressed, so periodic resyncs do not flood the event list. Routine events (``routine=True``:
 steps every cluster goes through, which its status already shows) are logged at DEBUG and
 recorded only with DASK_K8S_OPERATOR_EVENT_LEVEL=DEBUG: at a hundred clusters they would be
-most of the operator's writes. An object's pending status is written before its event.
+most of the operator's writes. An object's pending status (reconcile/status.py) is written
+before a warning on it; other events may come up to a second before the status they tell of.
 """
 
 from __future__ import annotations
@@ -82,10 +83,10 @@ async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool 
     if _last_posted.get(key) == (reason, message):
         return
     _last_posted[key] = (reason, message)
-    # (imported here: the reconcilers import this module)
-    from .reconcile.status import flush
+    if warning:  # whoever reads a warning reads the status that says the same
+        from .reconcile.status import flush  # (imported here: the reconcilers import this module)
 
-    await flush(obj["kind"], meta["namespace"], meta["name"])
+        await flush(obj["kind"], meta["namespace"], meta["name"])
     for attempt in (1, 2):  # one retry for a transient failure (a dropped connection)
         try:
             event = Event(build_event(obj, type_, reason, message), api=await kube.api())

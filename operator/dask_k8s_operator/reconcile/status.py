@@ -1,13 +1,14 @@
 """Writing the status of a custom resource (coalesced per object), and the timestamps it holds.
 
-A cluster's status follows its group's, which follows its pods: left alone, a cluster coming up
-writes its status half a dozen times in a few seconds. ``set_status`` writes at once only if the
-object's status was not written within the last ``WINDOW`` seconds; otherwise the fields join a
-pending write made when the window ends, which carries the latest value of each field. So an
-object's status is written at most once per window, a change (a phase a user waits on included)
-shows at most ``WINDOW`` seconds late, and the last state is always written. ``events.post``
-writes an object's pending status first, so that an event never tells of a state its object's
-status does not show yet.
+A cluster's status follows its scheduler (Created, then Pending for one reason and another,
+then Running), its group's status and so its pods: written as decided, a cluster coming up
+writes its status about six times in a few seconds. Here a decided change waits a moment and
+joins whatever else is decided meanwhile: a write is made ``WINDOW`` seconds after the first
+change it carries, or ``PHASE_WINDOW`` seconds if the phase moved (what users and clients wait
+on), and carries the latest value of each field. So an object's status is written at most once
+per ``PHASE_WINDOW``, a phase shows at most that late, and the last state is always written.
+``events.post`` writes an object's pending status before a warning, so that a warning never
+tells of a state its object's status does not show yet.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from .. import kube, store
 logger = logging.getLogger(__name__)
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-#: seconds between two status writes of one object (DASK_K8S_OPERATOR_STATUS_WINDOW; 0: no coalescing)
-WINDOW = float(os.environ.get("DASK_K8S_OPERATOR_STATUS_WINDOW", "0.5"))
+#: seconds a status change waits for others (DASK_K8S_OPERATOR_STATUS_WINDOW; 0: written at once)
+WINDOW = float(os.environ.get("DASK_K8S_OPERATOR_STATUS_WINDOW", "1"))
+#: ... when the phase moves (at most WINDOW)
+PHASE_WINDOW = 0.5
+PHASES = ("phase", "jobStatus")  # the status fields that hold a phase
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
 
@@ -45,53 +49,48 @@ def parse_iso(value: str | None) -> float | None:
     return datetime.datetime.strptime(value, _FORMAT).replace(tzinfo=datetime.UTC).timestamp()
 
 
-def write_delay(last_write: float | None, now: float, window: float) -> float:
-    """Seconds until an object whose status was last written at ``last_write`` may be written
-    again (0: now)."""
-    if last_write is None or window <= 0:
-        return 0.0
-    return max(0.0, last_write + window - now)
+def window(current: dict[str, Any] | None, update: dict[str, Any]) -> float:
+    """How long a write of ``update`` over ``current`` may wait for other changes."""
+    current = current or {}
+    moves = any(key in update and update[key] != current.get(key) for key in PHASES)
+    return min(PHASE_WINDOW, WINDOW) if moves else WINDOW
 
 
 @dataclass
 class _Pending:
     obj: Any
+    due: float  # monotonic
     fields: dict[str, Any] = field(default_factory=dict)
     task: asyncio.Task | None = None
 
 
-_last_write: dict[Key, float] = {}  # monotonic time of each object's last status write
 _pending: dict[Key, _Pending] = {}
 
 
-def _key(kind: str, namespace: str, name: str) -> Key:
-    return (kind, namespace, name)
-
-
 async def set_status(obj: Any, update: dict[str, Any]) -> None:
-    """Write these status fields if one of them changed (now, or coalesced: see the module), and
-    keep ``obj.raw`` and the store in step at once, so the next reconcile sees what it decided."""
+    """Write these status fields if one of them changed (coalesced: see the module), and keep
+    ``obj.raw`` and the store in step at once, so the next reconcile sees what it decided."""
     meta = obj.raw["metadata"]
-    key = _key(obj.kind, meta.get("namespace", ""), meta["name"])
+    key = (obj.kind, meta.get("namespace", ""), meta["name"])
     pending = _pending.get(key)
     if pending is None and not kube.status_changed(obj.raw.get("status"), update):
         return
+    wait = window(obj.raw.get("status"), update)
     obj.raw.setdefault("status", {}).update(update)
-    now = time.monotonic()
-    _prune(now)
-    if pending is not None:  # the latest value of each field wins
-        pending.fields.update(update)
-        pending.obj = obj
-        store.hold_status(obj.endpoint, key[1], key[2], pending.fields)
-        return
-    delay = write_delay(_last_write.get(key), now, WINDOW)
-    if delay <= 0:
-        _last_write[key] = now
+    if wait <= 0 and pending is None:
         await kube.patch_status(obj, update)
         return
-    store.hold_status(obj.endpoint, key[1], key[2], update)
-    pending = _pending[key] = _Pending(obj, dict(update))
-    pending.task = asyncio.get_running_loop().create_task(_write_later(key, delay))
+    now = time.monotonic()
+    if pending is None:
+        pending = _pending[key] = _Pending(obj, now + wait)
+        pending.task = asyncio.get_running_loop().create_task(_write_later(key, wait))
+    elif now + wait < pending.due and pending.task is not None:  # the phase moved: sooner
+        pending.task.cancel()
+        pending.due = now + wait
+        pending.task = asyncio.get_running_loop().create_task(_write_later(key, wait))
+    pending.fields.update(update)  # the latest value of each field wins
+    pending.obj = obj
+    store.hold_status(obj.endpoint, key[1], key[2], pending.fields)
 
 
 async def _write_later(key: Key, delay: float) -> None:
@@ -103,7 +102,6 @@ async def _write_pending(key: Key) -> None:
     pending = _pending.pop(key, None)
     if pending is None:
         return
-    _last_write[key] = time.monotonic()
     plural = pending.obj.endpoint
     try:
         await kube.patch_status(pending.obj, pending.fields)
@@ -116,25 +114,16 @@ async def _write_pending(key: Key) -> None:
 
 
 async def flush(kind: str, namespace: str, name: str) -> None:
-    """Write this object's pending status now (before an event that tells of it)."""
-    pending = _pending.get(_key(kind, namespace, name))
+    """Write this object's pending status now (before a warning that tells of it)."""
+    pending = _pending.get((kind, namespace, name))
     if pending is None:
         return
     if pending.task is not None and pending.task is not asyncio.current_task():
         pending.task.cancel()
-    await _write_pending(_key(kind, namespace, name))
+    await _write_pending((kind, namespace, name))
 
 
 async def flush_all() -> None:
     """Write every pending status now (the operator is stopping)."""
     for key in list(_pending):
         await flush(*key)
-
-
-def _prune(now: float) -> None:
-    # one entry per object written within the window: the map stays as small as the set of busy
-    # objects, not the set of all objects ever seen
-    if len(_last_write) > 64:
-        for key, at in list(_last_write.items()):
-            if now - at > max(WINDOW, 0) and key not in _pending:
-                del _last_write[key]

@@ -173,6 +173,7 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
     and each object a list found new or changed (so that this watch is the only one needed)."""
     scope = (plural, namespace)
     delay = 0.5
+    backoff = watching.ExpiryBackoff(limit=timeouts.watch)  # a relist still at the expired version
 
     def changed(body: dict[str, Any]) -> None:
         if on_change is None:
@@ -213,6 +214,8 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
             del bodies, before
             _synced.add(scope)
             delay = 0.5
+            if pause := backoff.pause(version):
+                await asyncio.sleep(pause)
             while True:
                 count("watch", plural, namespace)
                 version = await watching.watch(client, kind, namespace, label_selector, version or "0", on_event,
@@ -222,6 +225,7 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
             raise
         except watching.WatchExpired as exc:
             _synced.discard(scope)
+            backoff.expired_at(exc.version)
             logger.info("watch of %s expired (%s); listing again", plural, exc)
         except Exception as exc:
             _synced.discard(scope)

@@ -138,6 +138,7 @@ async def relist_forever(interval: float = RELIST_SECONDS) -> None:
 async def stop(**_: Any) -> None:
     for task in _background:
         task.cancel()
+    await reconcile.status.flush_all()  # a status still waiting to join others
     await QUEUE.stop()
 
 

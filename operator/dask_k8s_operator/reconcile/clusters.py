@@ -92,8 +92,9 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
         await _report_unreachable(body, unexpected, "the scheduler's pod is ready but its API "
                                                     "does not answer as expected")
     if phase.phase != previous and previous is not None:
+        # (Created -> Pending only repeats the Created event: logged, not recorded)
         await events.post(body, phase.reason, f"{previous} -> {phase.phase}: {phase.message}",
-                          warning=phase.phase == "Error")
+                          warning=phase.phase == "Error", routine=previous == "Created" and phase.phase == "Pending")
 
     wait = RESYNC if phase.phase == "Running" else FAST
     if phase.phase == "Running" and body["spec"].get("idleTimeout"):
@@ -169,8 +170,9 @@ async def _sync_default_group(cluster: DaskCluster) -> DaskWorkerGroup | None:
         return group
     # something to change: decide again on fresh reads (the store may be a moment behind, and a
     # stale replica count would undo a scale), then write with resourceVersion preconditions
-    fresh_cluster = await kube.fetch(DaskCluster, name, namespace, cached=False)
-    fresh_group = await kube.fetch(DaskWorkerGroup, group.name, namespace, cached=False)
+    fresh_cluster, fresh_group = await asyncio.gather(
+        kube.fetch(DaskCluster, name, namespace, cached=False),
+        kube.fetch(DaskWorkerGroup, group.name, namespace, cached=False))
     if fresh_cluster is None or fresh_group is None:
         return fresh_group
     ops, cluster_replicas, spec_changed = default_group_changes(fresh_cluster.raw,

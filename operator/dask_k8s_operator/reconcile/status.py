@@ -2,11 +2,11 @@
 
 A cluster's status follows its scheduler (Created, then Pending for one reason and another,
 then Running), its group's status and so its pods: written as decided, a cluster coming up
-writes its status about six times in a few seconds. Here a decided change waits a moment and
-joins whatever else is decided meanwhile: a write is made ``WINDOW`` seconds after the first
-change it carries, or ``PHASE_WINDOW`` seconds if the phase moved (what users and clients wait
-on), and carries the latest value of each field. So an object's status is written at most once
-per ``PHASE_WINDOW``, a phase shows at most that late, and the last state is always written.
+writes its status about six times in a few seconds. Here a decided change of counts or
+messages waits a moment and joins whatever else is decided meanwhile: a write is made ``WINDOW``
+seconds after the first change it carries, with the latest value of each field; a change of
+phase (what users and clients wait on) is written at once (``PHASE_WINDOW``) and takes the
+pending changes with it. The last state is always written.
 ``events.post`` writes an object's pending status before a warning, so that a warning never
 tells of a state its object's status does not show yet.
 """
@@ -28,8 +28,9 @@ logger = logging.getLogger(__name__)
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 #: seconds a status change waits for others (DASK_K8S_OPERATOR_STATUS_WINDOW; 0: written at once)
 WINDOW = float(os.environ.get("DASK_K8S_OPERATOR_STATUS_WINDOW", "1"))
-#: ... when the phase moves (at most WINDOW)
-PHASE_WINDOW = 0.5
+#: ... when the phase moves: none, a phase is what users and clients wait on (it takes the
+#: object's pending changes with it)
+PHASE_WINDOW = 0.0
 PHASES = ("phase", "jobStatus")  # the status fields that hold a phase
 
 Key = tuple[str, str, str]  # (kind, namespace, name)

@@ -154,6 +154,7 @@ def stats(**_: Any) -> dict[str, Any]:
         "api_requests": kube.REQUESTS["count"],
         "cpu_seconds": round(time.process_time(), 3),
         "tracked_objects": len(QUEUE.tracked()),
+        "reconciles": dict(QUEUE.runs),
         "store_lists": dict(store.RELISTS),
         "api_requests_by_kind": dict(sorted(kube.BY_KIND.items())),
         "api_requests_by_namespace": kube.BY_NAMESPACE,

@@ -14,8 +14,10 @@ and from a machine that routes the cluster's Service network.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,20 +66,32 @@ def _host(ip: str) -> str:
     return f"[{ip}]" if ":" in ip else ip
 
 
+# One client per event loop, kept: making one costs ~40 ms of CPU (its SSL context), and the
+# operator asks its schedulers several times a second while clusters start.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+
+
+def _client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        # trust_env=False: no proxy or .netrc from the environment; redirects are not followed
+        client = _clients[loop] = httpx.AsyncClient(trust_env=False)
+    return client
+
+
 async def _request(base: str, method: str, path: str, timeout: float,
                    body: Mapping[str, Any] | None = None) -> Any:
     """One request; the JSON value of a 200 answer, else SchedulerUnreachable."""
     url = f"{base}/api/v1/{path}"
     try:
-        # trust_env=False: no proxy or .netrc from the environment; redirects are not followed
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
-            async with client.stream(method, url, json=body) as response:
-                raw = bytearray()
-                async for chunk in response.aiter_bytes():
-                    raw += chunk
-                    if len(raw) > MAX_BODY_BYTES:
-                        raise SchedulerUnreachable(
-                            f"{path}: answer larger than {MAX_BODY_BYTES} bytes")
+        async with _client().stream(method, url, json=body, timeout=timeout) as response:
+            raw = bytearray()
+            async for chunk in response.aiter_bytes():
+                raw += chunk
+                if len(raw) > MAX_BODY_BYTES:
+                    raise SchedulerUnreachable(
+                        f"{path}: answer larger than {MAX_BODY_BYTES} bytes")
     except httpx.TimeoutException as exc:
         raise SchedulerUnreachable(f"{path}: no answer within {timeout:.0f}s "
                                    f"({type(exc).__name__})", answered=False) from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class WorkQueue:
         self._running: dict[Key, asyncio.Task] = {}
         self._due: dict[Key, float] = {}
         self._on_error: Callable[[Key, BaseException], Awaitable[None]] | None = None
+        self.runs: Counter[str] = Counter()  # reconciles made, by kind (the liveness probe reports them)
 
     def register(self, kind: str, reconciler: Reconciler) -> None:
         self.reconcilers[kind] = reconciler
@@ -57,6 +59,7 @@ class WorkQueue:
         try:
             while key in self._dirty:
                 self._dirty.discard(key)
+                self.runs[kind] += 1
                 try:
                     wait = await self.reconcilers[kind](namespace, name)
                 except asyncio.CancelledError:

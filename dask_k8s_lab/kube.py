@@ -47,8 +47,19 @@ async def ensure_crds(api: Any) -> None:
 
 
 async def list_raw(api: Any, kind: Any, namespace: str, **selectors: Any) -> list[dict]:
-    """Plain dicts of every object of ``kind`` matching the selectors."""
-    return [obj.raw async for obj in api.async_get(kind, namespace=namespace, **selectors)]
+    """Plain dicts of every object of ``kind`` matching the selectors, page by page, as the list
+    sends them: no kr8s object per item (each costs a deep conversion, and a starting
+    KubeCluster lists its pods every second)."""
+    items: list[dict] = []
+    token = None
+    while True:
+        params = {"continue": token} if token else None
+        async with api.async_get_kind(kind, namespace=namespace, params=params, **selectors) as (_, response):
+            body = response.json()
+        items.extend(body.get("items") or [])
+        token = (body.get("metadata") or {}).get("continue")
+        if not token:
+            return items
 
 
 def forbidden_hint(error: BaseException, action: str, namespace: str) -> str:

@@ -91,7 +91,8 @@ async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool 
         try:
             event = Event(build_event(obj, type_, reason, message), api=await kube.api())
             kube.count("create", "events", meta["namespace"])
-            await event.create()
+            async with kube.slot():
+                await event.create()
             return
         except Exception as exc:  # events are best effort: never fail a reconcile over one
             if attempt == 2 or kube.is_rejection(exc):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Mapping
+import weakref
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 import kr8s.asyncio
@@ -20,6 +22,22 @@ T = TypeVar("T", bound=APIObject)
 
 
 _apis: dict[int, kr8s.asyncio.Api] = {}
+#: requests of the reconcilers in flight at once. kr8s's client holds at most 100 connections and
+#: a request that waits for one longer than its timeout fails (httpx.PoolTimeout): 100 clusters
+#: created at once would ask for thousands. Bounded here, they queue instead, and the store's
+#: lists and watches (not bounded) always find a connection.
+MAX_IN_FLIGHT = int(os.environ.get("DASK_K8S_OPERATOR_MAX_IN_FLIGHT", "48"))
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def slot() -> AsyncIterator[None]:
+    """Hold one of the ``MAX_IN_FLIGHT`` request slots (one per event loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _slots:
+        _slots[loop] = asyncio.Semaphore(MAX_IN_FLIGHT)
+    async with _slots[loop]:
+        yield
 
 
 def timeouts() -> watching.Timeouts:
@@ -77,7 +95,7 @@ async def fetch(cls: type[T], name: str, namespace: str, cached: bool = True) ->
             return cls(body, api=client)
     count("get", cls.endpoint, namespace)
     try:
-        async with client.call_api(
+        async with slot(), client.call_api(
             "GET", version=cls.version, url=f"{cls.endpoint}/{name}", namespace=namespace
         ) as response:
             return cls(response.json(), api=client)
@@ -108,7 +126,8 @@ async def create(cls: type[T], manifest: Mapping[str, Any]) -> tuple[T, bool]:
     obj = await bind(cls, manifest)
     count("create", cls.endpoint, manifest["metadata"].get("namespace"))
     try:
-        await obj.create()
+        async with slot():
+            await obj.create()
         return obj, True
     except ServerError as exc:
         if status_code(exc) != 409:
@@ -122,7 +141,8 @@ async def create(cls: type[T], manifest: Mapping[str, Any]) -> tuple[T, bool]:
 async def delete(obj: APIObject, propagation_policy: str = "Background") -> bool:
     count("delete", obj.endpoint, obj.namespace)
     try:
-        await obj.delete(propagation_policy=propagation_policy)
+        async with slot():
+            await obj.delete(propagation_policy=propagation_policy)
         return True
     except NotFoundError:
         return False
@@ -136,8 +156,9 @@ async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mappin
     plural = kind if isinstance(kind, str) else kind.endpoint
     count("list", plural, namespace)
     selector_text = ",".join(f"{k}={v}" for k, v in selector.items()) or None
-    items, _ = await store.list_all(client, kind, namespace, selector_text, timeouts(),
-                                    store.slimmer(plural))
+    async with slot():
+        items, _ = await store.list_all(client, kind, namespace, selector_text, timeouts(),
+                                        store.slimmer(plural))
     return items
 
 
@@ -155,7 +176,8 @@ async def patch(obj: APIObject, patch: Any, **kwargs: Any) -> None:
     """``obj.patch(patch, **kwargs)`` (a merge patch; ``type="json"`` for a JSON patch)."""
     subresource = kwargs.get("subresource")
     count("patch", obj.endpoint + (f"/{subresource}" if subresource else ""), obj.namespace)
-    await obj.patch(patch, **kwargs)
+    async with slot():
+        await obj.patch(patch, **kwargs)
 
 
 async def patch_status(obj: APIObject, status: Mapping[str, Any]) -> None:

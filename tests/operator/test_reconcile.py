@@ -147,6 +147,29 @@ async def test_scale_up_creates_the_missing_pods(monkeypatch):
     assert world.reasons() == ["ScalingUp"]
 
 
+async def test_scale_up_does_not_wait_for_a_slow_scheduler(monkeypatch):
+    world = World(replicas=3, pods=1).install(monkeypatch)
+    answered = asyncio.Event()
+    pods_when_asked: list[int] = []
+
+    async def slow_workers(address):
+        await answered.wait()  # a busy scheduler: answers only once the pods exist
+        pods_when_asked.append(len(world.pods))
+        return copy.deepcopy(world.workers)
+
+    monkeypatch.setattr(scheduler_api, "workers", slow_workers)
+    reconciling = asyncio.ensure_future(reconcile.reconcile_worker_group("ns", "simple-default"))
+    for _ in range(100):
+        if len(world.pods) == 3:
+            break
+        await asyncio.sleep(0)
+    assert len(world.pods) == 3 and not reconciling.done()
+    answered.set()
+    await reconciling
+    assert pods_when_asked == [3] and len(world.pods) == 3  # made once, not again after the answer
+    assert world.status["replicas"] == 3 and world.status["readyReplicas"] == 1
+
+
 async def test_scale_down_retires_through_the_scheduler_then_deletes(monkeypatch):
     world = World(replicas=1, pods=0).install(monkeypatch)
     keep = world.add_worker(connected=True, data=10_000)

@@ -61,21 +61,38 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
             and not scheduler_summary.deleting):  # else: unreachable anyway
         url = scheduler_api.api_url(service.raw if service else None, scheduler_summary.ip)
 
+    # the Service may still be on its way (it is made beside the group): the workers' address
+    # then comes from the cluster's spec
+    service_spec = (service.raw.get("spec") if service is not None
+                    else builders.build_scheduler_service(cluster.raw)["spec"])
     selector = {LABEL_CLUSTER: cluster_name, LABEL_COMPONENT: COMPONENT_WORKER, LABEL_WORKER_GROUP: name}
     raw_pods = await kube.list_pods(namespace, selector)
     pods = [planning.summarize_pod(pod) for pod in raw_pods]
+    desired = int(body["spec"]["worker"].get("replicas", 1))
+    in_flight = retirement.in_flight(namespace, name)
     scheduler_workers = None
     unreachable = "no scheduler address"
+    made_early = 0
     if url is not None:
+        answer = asyncio.ensure_future(scheduler_api.workers(url))
         try:
-            scheduler_workers = await scheduler_api.workers(url)
+            early = planning.plan_worker_group(desired, pods, builders.worker_pod_hash(body), None,
+                                               batch_size=batch_size(), in_flight=in_flight)
+            if early.create and not (early.retire or early.delete or early.rolling):
+                # a plain scale-up needs nothing from the scheduler: the pods are made while it
+                # answers (a busy scheduler can take seconds), and are in the store at once
+                await _create_workers(group, service_spec, early.create, False)
+                made_early = early.create
+                raw_pods = await kube.list_pods(namespace, selector)
+                pods = [planning.summarize_pod(pod) for pod in raw_pods]
+            scheduler_workers = await answer
         except scheduler_api.SchedulerUnreachable as exc:
             unreachable = str(exc)
             logger.info("worker group %s/%s: scheduler unreachable: %s", namespace, name, exc)
+        finally:
+            answer.cancel()
     connected = (planning.connected_workers(pods, scheduler_workers)
                  if scheduler_workers is not None else None)
-    desired = int(body["spec"]["worker"].get("replicas", 1))
-    in_flight = retirement.in_flight(namespace, name)
     plan = planning.plan_worker_group(
         desired, pods, builders.worker_pod_hash(body), connected, batch_size=batch_size(),
         in_flight=in_flight)
@@ -105,10 +122,6 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
         by_name = {pod["metadata"]["name"]: pod for pod in raw_pods}
         await retirement.start(group, url, connected or {}, plan.retire, by_name)
     if plan.create:
-        # the Service may still be on its way (it is made beside the group): the workers' address
-        # then comes from the cluster's spec
-        service_spec = (service.raw.get("spec") if service is not None
-                        else builders.build_scheduler_service(cluster.raw)["spec"])
         await _create_workers(group, service_spec, plan.create, plan.rolling)
 
     lost = planning.workers_lost_message(pods, desired, plan.ready_replicas)
@@ -130,8 +143,8 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
         await _report_to_group_and_cluster(group, cluster, "WorkersLost" if replacing
                                            else "WorkersReplaced", lost, warning=replacing)
     await _report_failing_workers(group, cluster, pods)
-    acting = plan.create or plan.retire or plan.delete or deferred or in_flight
-    if plan.create and batch_size():
+    acting = plan.create or made_early or plan.retire or plan.delete or deferred or in_flight
+    if (plan.create or made_early) and batch_size():
         return batch_delay()
     if acting or plan.ready_replicas >= desired:
         WAITING.pop((namespace, name), None)

@@ -191,7 +191,13 @@ class Ours:
             return Counter()
         await asyncio.sleep(10.5)
         async with httpx.AsyncClient() as client:
-            r = await client.get(f"http://{self.pod['status']['podIP']}:8080/healthz", timeout=10)
+            for attempt in range(3):  # a machine at full load can take its time to answer
+                try:
+                    r = await client.get(f"http://{self.pod['status']['podIP']}:8080/healthz", timeout=60)
+                    break
+                except httpx.TransportError:
+                    if attempt == 2:
+                        raise
         by_kind = r.json()["stats"].get("api_requests_by_namespace", {}).get(namespace, {})
         # older builds count "METHOD resource", newer ones "verb resource"
         return Counter({f"{HTTP_VERBS.get(k.split()[0], k.split()[0].lower())} {k.split()[-1]}": v
@@ -551,6 +557,9 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
         await wait_for(lambda: not watch.pods, "worker pods gone", timeout)
         result["delete_s"] = round(time.monotonic() - started, 2)
         return result
+    except BaseException:
+        print(f"partial result before the failure: {json.dumps(result)}", file=sys.stderr)
+        raise
     finally:
         for task in tasks:
             task.cancel()

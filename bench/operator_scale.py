@@ -71,6 +71,7 @@ from local_k8s.cluster import LocalCluster  # noqa: E402
 
 MANIFEST = ROOT / "tests" / "operator" / "manifests" / "cluster.yaml"
 HOLLOW_NODE = "hollow-bench"
+PHASE_GRACE = 60.0  # seconds after the last worker is ready for every cluster to say Running
 ORIGINAL_PACKAGE = "dask-kubernetes"
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 HTTP_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete", "GET": "get",
@@ -505,9 +506,16 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
         tasks.append(asyncio.create_task(follow_clusters()))
         await asyncio.gather(*(create(n) for n in names))
         total = clusters * workers
-        await wait_for(lambda: watch.ready() >= total and sum(p == "Running" for p in phases.values()) == clusters,
-                       f"{clusters} clusters Running with {total} ready workers", timeout)
-        result["all_running_s"] = round(time.monotonic() - started, 2)
+        await wait_for(lambda: watch.ready() >= total, f"{total} ready workers", timeout)
+        result["all_pods_ready_s"] = round(time.monotonic() - started, 2)
+        try:  # the original can leave a cluster Pending for good (its create and Service
+            # handlers race to write the phase): then "all Running" is never reached
+            await wait_for(lambda: sum(p == "Running" for p in phases.values()) == clusters,
+                           f"{clusters} clusters Running", PHASE_GRACE)
+            result["all_running_s"] = round(time.monotonic() - started, 2)
+        except TimeoutError:
+            result["all_running_s"] = None
+        result["clusters_not_running"] = sum(p != "Running" for p in phases.values()) + clusters - len(phases)
         result["operator_view"] = await operator_view(namespace)
         result["cpu_to_running_s"] = round(cpu_seconds(operator.pids()) - cpu0, 2)
 
@@ -568,7 +576,8 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
 
 # ---- output ---------------------------------------------------------------------------------------
 
-ROWS = [("all_running_s", "time to all Running (s)"), ("scale_to_pods_p50_s", "scale -> pods p50 (s)"),
+ROWS = [("all_pods_ready_s", "time to all workers ready (s)"), ("all_running_s", "time to all Running (s)"),
+        ("clusters_not_running", "clusters never Running"), ("scale_to_pods_p50_s", "scale -> pods p50 (s)"),
         ("scale_to_pods_p99_s", "scale -> pods p99 (s)"), ("delete_s", "deletion (s)"),
         ("operator_cpu_s", "operator CPU (s)"), ("operator_peak_rss_mib", "operator peak RSS (MiB)"),
         ("operator_writes", "operator API writes"), ("operator_requests_total", "operator API requests"),

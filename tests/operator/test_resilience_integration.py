@@ -109,7 +109,10 @@ def test_killing_the_operator_mid_creation_converges_without_duplicates(kube, ku
     for pod in all_pods:  # no orphans: every pod is owned by an object that exists
         owner = pod["metadata"]["ownerReferences"][0]
         assert get(kubectl, owner["kind"].lower(), owner["name"])["metadata"]["uid"] == owner["uid"]
+    # a pod's readiness can come from its conditions while the new operator cannot yet ask the
+    # scheduler, so the four workers may still be registering: wait for them, bounded
     with dask_client(kubectl, "crash") as client:
+        client.wait_for_workers(4, timeout=60)
         assert len(client.scheduler_info()["workers"]) == 4
 
 

@@ -9,6 +9,7 @@ from distributed.utils import Log, Logs
 from kr8s.asyncio.objects import APIObject, Pod
 
 from dask_k8s_common.resources import API_VERSION, GROUP
+from dask_k8s_common.watching import list_objects
 
 T = TypeVar("T", bound=APIObject)
 
@@ -46,20 +47,12 @@ async def ensure_crds(api: Any) -> None:
         raise RuntimeError(CRDS_MISSING.format(group=GROUP))
 
 
-async def list_raw(api: Any, kind: Any, namespace: str, **selectors: Any) -> list[dict]:
-    """Plain dicts of every object of ``kind`` matching the selectors, page by page, as the list
+async def list_raw(api: Any, kind: Any, namespace: str, label_selector: Any = None) -> list[dict]:
+    """Plain dicts of every object of ``kind`` matching the selector, page by page, as the list
     sends them: no kr8s object per item (each costs a deep conversion, and a starting
     KubeCluster lists its pods every second)."""
-    items: list[dict] = []
-    token = None
-    while True:
-        params = {"continue": token} if token else None
-        async with api.async_get_kind(kind, namespace=namespace, params=params, **selectors) as (_, response):
-            body = response.json()
-        items.extend(body.get("items") or [])
-        token = (body.get("metadata") or {}).get("continue")
-        if not token:
-            return items
+    items, _ = await list_objects(api, kind, namespace, label_selector)
+    return items
 
 
 def forbidden_hint(error: BaseException, action: str, namespace: str) -> str:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_WATCH_TIMEOUT = 60.0
+PAGE_SIZE = 250  # objects per LIST page: a list of thousands of pods is never held in full at once
 
 
 @dataclass(frozen=True)
@@ -123,13 +124,26 @@ def _scope(namespace: str | None) -> str:
     return kr8s.ALL if namespace is None else namespace
 
 
-async def list_objects(api: Any, kind: Any, namespace: str | None, label_selector: str | None,
-                       timeouts: Timeouts) -> tuple[list[dict], str | None]:
-    """One list call (``namespace`` None: all namespaces): the raw items and the list's resourceVersion."""
-    async with api.async_get_kind(kind, namespace=_scope(namespace), label_selector=label_selector,
-                                  timeout=timeouts.client()) as (_, response):
-        body = response.json()
-    return body.get("items") or [], (body.get("metadata") or {}).get("resourceVersion")
+async def list_objects(api: Any, kind: Any, namespace: str | None, label_selector: Any,
+                       timeouts: Timeouts | None = None,
+                       each: Callable[[dict], dict] | None = None) -> tuple[list[dict], str | None]:
+    """A LIST (``namespace`` None: all namespaces) in pages of ``PAGE_SIZE`` (``limit`` and
+    ``continue``: one consistent snapshot), each item passed through ``each`` as its page arrives,
+    so only one page is ever held in full. Returns the items and the list's resourceVersion (to
+    watch from). ``timeouts`` None: the client's own."""
+    bound = {"timeout": timeouts.client()} if timeouts else {}
+    items: list[dict] = []
+    token = None
+    while True:
+        params = {"limit": str(PAGE_SIZE), **({"continue": token} if token else {})}
+        async with api.async_get_kind(kind, namespace=_scope(namespace), label_selector=label_selector,
+                                      params=params, **bound) as (_, response):
+            page = response.json()
+        items.extend(each(item) if each else item for item in page.get("items") or [])
+        meta = page.get("metadata") or {}
+        token = meta.get("continue")
+        if not token:
+            return items, meta.get("resourceVersion")
 
 
 async def watch(api: Any, kind: Any, namespace: str | None, label_selector: str | None, since: str,

@@ -157,7 +157,7 @@ async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mappin
     count("list", plural, namespace)
     selector_text = ",".join(f"{k}={v}" for k, v in selector.items()) or None
     async with slot():
-        items, _ = await store.list_all(client, kind, namespace, selector_text, timeouts(),
+        items, _ = await watching.list_objects(client, kind, namespace, selector_text, timeouts(),
                                         store.slimmer(plural))
     return items
 

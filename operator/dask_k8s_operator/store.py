@@ -18,8 +18,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-import kr8s
-
 from dask_k8s_common import watching
 
 from .counters import count
@@ -34,34 +32,11 @@ _held: dict[Key, dict[str, Any]] = {}  # status fields to be written (``hold_sta
 _synced: set[tuple[str, str | None]] = set()  # (plural, namespace or None for all) whose watch is up
 MAX_RETRY_DELAY = 5.0  # seconds between lists while the API server fails (back within seconds of it)
 RELISTS: dict[str, int] = {}  # lists made by ``follow``, by plural (the liveness probe reports them)
-PAGE_SIZE = 250  # objects per LIST page: a list of thousands of pods is never held in full at once
 
 
 def slimmer(plural: str) -> Callable[[Mapping[str, Any]], dict[str, Any]] | None:
     """What the store keeps of an object of ``plural`` (None: all of it)."""
     return slim_pod if plural == "pods" else None
-
-
-async def list_all(client: Any, kind: Any, namespace: str | None, label_selector: str | None,
-                   timeouts: watching.Timeouts,
-                   each: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
-                   ) -> tuple[list[dict[str, Any]], str | None]:
-    """A LIST in pages of ``PAGE_SIZE`` (``limit``/``continue``: one consistent snapshot), each
-    item passed through ``each`` as its page arrives, so only one page is ever held in full.
-    Returns the items and the list's resourceVersion (to watch from)."""
-    items: list[dict[str, Any]] = []
-    token = None
-    while True:
-        params = {"limit": str(PAGE_SIZE), **({"continue": token} if token else {})}
-        async with client.async_get_kind(kind, namespace=kr8s.ALL if namespace is None else namespace,
-                                         label_selector=label_selector, params=params,
-                                         timeout=timeouts.client()) as (_, response):
-            page = response.json()
-        items.extend(each(item) if each else item for item in page.get("items") or [])
-        meta = page.get("metadata") or {}
-        token = meta.get("continue")
-        if not token:
-            return items, meta.get("resourceVersion")
 
 
 def put(plural: str, body: Mapping[str, Any]) -> None:
@@ -199,7 +174,7 @@ async def follow(api: Callable[[], Awaitable[Any]], plural: str, kind: Any, name
             client = await api()
             RELISTS[plural] = RELISTS.get(plural, 0) + 1
             count("list", plural, namespace)
-            bodies, version = await list_all(client, kind, namespace, label_selector, timeouts,
+            bodies, version = await watching.list_objects(client, kind, namespace, label_selector, timeouts,
                                              slimmer(plural))
             for body in replace(plural, namespace, bodies, before):
                 logger.info("%s %s/%s is gone (found by a list, not by the watch)", plural,

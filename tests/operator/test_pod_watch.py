@@ -51,7 +51,7 @@ async def test_the_stores_pod_watch_reconciles_the_owner(monkeypatch):
     async def api():
         return None
 
-    monkeypatch.setattr(store, "list_all", list_objects)
+    monkeypatch.setattr(watching, "list_objects", list_objects)
     monkeypatch.setattr(watching, "watch", watch)
     with pytest.raises(asyncio.CancelledError):
         await store.follow(api, "pods", object, None, handlers.CACHED["pods"][1],

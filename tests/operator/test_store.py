@@ -92,11 +92,12 @@ async def test_a_list_is_read_in_pages_and_slimmed_page_by_page(monkeypatch):
     from dask_k8s_common import watching
     from dask_k8s_operator.pods import slim_pod
 
-    monkeypatch.setattr(store, "PAGE_SIZE", 2)
+    monkeypatch.setattr(watching, "PAGE_SIZE", 2)
     pods = [{"metadata": {"name": f"p{i}", "namespace": "ns", "managedFields": [{"big": "x" * 100}]},
              "spec": {"containers": [{"name": "worker"}], "nodeName": "n"}} for i in range(5)]
     client = PagedClient(pods)
-    items, version = await store.list_all(client, "pods", "ns", "a=b", watching.Timeouts(), store.slimmer("pods"))
+    items, version = await watching.list_objects(client, "pods", "ns", "a=b", watching.Timeouts(),
+                                                  store.slimmer("pods"))
     assert [p["metadata"]["name"] for p in items] == ["p0", "p1", "p2", "p3", "p4"] and version == "42"
     assert items == [slim_pod(p) for p in pods] and "managedFields" not in items[0]["metadata"]
     assert [c.get("continue") for c in client.calls] == [None, "2", "4"]

@@ -89,10 +89,7 @@ async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool 
         await flush(obj["kind"], meta["namespace"], meta["name"])
     for attempt in (1, 2):  # one retry for a transient failure (a dropped connection)
         try:
-            event = Event(build_event(obj, type_, reason, message), api=await kube.api())
-            kube.count("create", "events", meta["namespace"])
-            async with kube.slot():
-                await event.create()
+            await kube.post(Event, build_event(obj, type_, reason, message))
             return
         except Exception as exc:  # events are best effort: never fail a reconcile over one
             if attempt == 2 or kube.is_rejection(exc):

@@ -4,6 +4,9 @@ themselves (nothing of kr8s is overridden)."""
 from __future__ import annotations
 
 import inspect
+import json
+
+from kr8s.asyncio.objects import Pod
 
 from dask_k8s_operator import counters, kube
 
@@ -14,9 +17,6 @@ class FakeObject:
     def __init__(self):
         self.calls = []
 
-    async def patch(self, patch, **kwargs):
-        self.calls.append(("patch", patch, kwargs))
-
     async def delete(self, **kwargs):
         self.calls.append(("delete", kwargs))
 
@@ -25,15 +25,27 @@ async def test_each_helper_counts_its_request_by_verb_resource_and_namespace(mon
     monkeypatch.setattr(counters, "REQUESTS", {"count": 0})
     monkeypatch.setattr(counters, "BY_KIND", {})
     monkeypatch.setattr(counters, "BY_NAMESPACE", {})
+    sent = []
+
+    async def call(method, cls, url, namespace, **kwargs):
+        sent.append((method, url, namespace, json.loads(kwargs["content"])))
+        return {}
+
+    monkeypatch.setattr(kube, "_call", call)
     obj = FakeObject()
     await kube.patch(obj, {"spec": {}})
     await kube.patch_status(obj, {"phase": "Running"})
+    await kube.post(Pod, {"metadata": {"name": "p", "namespace": "ns-count"}})
     await kube.delete(obj)
-    assert [call[0] for call in obj.calls] == ["patch", "patch", "delete"]
-    assert obj.calls[1][2] == {"subresource": "status"}
-    assert counters.REQUESTS["count"] == 3
+    assert [s[:3] for s in sent] == [("PATCH", "daskclusters/c1", "ns-count"),
+                                     ("PATCH", "daskclusters/c1/status", "ns-count"),
+                                     ("POST", "pods", "ns-count")]
+    assert sent[1][3] == {"status": {"phase": "Running"}}
+    assert sent[2][3]["kind"] == "Pod" and sent[2][3]["apiVersion"] == "v1"  # as kr8s sends it
+    assert obj.calls == [("delete", {"propagation_policy": "Background"})]
+    assert counters.REQUESTS["count"] == 4
     assert counters.BY_KIND == {"patch daskclusters": 1, "patch daskclusters/status": 1,
-                                "delete daskclusters": 1}
+                                "create pods": 1, "delete daskclusters": 1}
     assert counters.BY_NAMESPACE == {"ns-count": counters.BY_KIND}
 
 

@@ -24,7 +24,7 @@ class FakePod:
     def __init__(self, world: World, name: str):
         self.world, self.name, self.namespace = world, name, "ns"
 
-    async def patch(self, patch, **_):
+    def annotate(self, patch: dict) -> None:
         pod = self.world.pods[self.name]
         pod["metadata"].setdefault("annotations", {}).update(patch["metadata"]["annotations"])
 
@@ -83,9 +83,9 @@ class World:
         async def list_pods(namespace, selector, live=False):
             return [copy.deepcopy(p) for p in self.pods.values()]
 
-        async def create(cls, manifest):
+        async def create_raw(cls, manifest):
             self.pods[manifest["metadata"]["name"]] = copy.deepcopy(manifest)
-            return cls(manifest), True
+            return copy.deepcopy(manifest), True
 
         async def ref(cls, name, namespace):
             return FakePod(self, name)
@@ -97,6 +97,9 @@ class World:
 
         async def patch_status(obj, status):
             self.status.update(status)
+
+        async def patch(obj, patch, **_):
+            obj.annotate(patch)
 
         async def workers(address):
             if not self.scheduler_up:
@@ -118,8 +121,9 @@ class World:
         async def post(obj, reason, message, warning=False):
             self.events.append((reason, warning))
 
-        for name, fn in [("fetch", fetch), ("list_pods", list_pods), ("create", create),
-                         ("ref", ref), ("delete", delete), ("patch_status", patch_status)]:
+        for name, fn in [("fetch", fetch), ("list_pods", list_pods), ("create_raw", create_raw),
+                         ("ref", ref), ("delete", delete), ("patch_status", patch_status),
+                         ("patch", patch)]:
             monkeypatch.setattr(kube, name, fn)
         monkeypatch.setattr(scheduler_api, "workers", workers)
         monkeypatch.setattr(scheduler_api, "retire_workers", retire_workers)

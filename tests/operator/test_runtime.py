@@ -149,18 +149,10 @@ def test_event_shape():
 async def test_repeated_events_are_posted_once(monkeypatch):
     posted = []
 
-    class FakeEvent:
-        def __init__(self, body, api=None):
-            self.body = body
+    async def fake_post(cls, body):
+        posted.append(body["reason"])
 
-        async def create(self):
-            posted.append(self.body["reason"])
-
-    async def fake_api():
-        return None
-
-    monkeypatch.setattr(events, "Event", FakeEvent)
-    monkeypatch.setattr(events.kube, "api", fake_api)
+    monkeypatch.setattr(events.kube, "post", fake_post)
     obj = {"apiVersion": "v", "kind": "K", "metadata": {"name": "c", "namespace": "n", "uid": "u9"}}
     await events.post(obj, "A", "same")
     await events.post(obj, "A", "same")

@@ -95,19 +95,11 @@ async def test_a_warning_writes_the_pending_status_first(writes, monkeypatch):
     monkeypatch.setattr(events, "_last_posted", {})
     created = []
 
-    class FakeEvent:
-        def __init__(self, body, api=None):
-            self.body = body
+    async def post(cls, body):
+        created.append(body["reason"])
+        writes.append(("event", {}))
 
-        async def create(self):
-            created.append(self.body["reason"])
-            writes.append(("event", {}))
-
-    async def api():
-        return None
-
-    monkeypatch.setattr(events, "Event", FakeEvent)
-    monkeypatch.setattr(kube, "api", api)
+    monkeypatch.setattr(kube, "post", post)
     obj = Obj()
     await status.set_status(obj, {"phase": "Pending"})
     await events.post(obj.raw | {"apiVersion": "kubernetes.dask.org/v1"}, "SchedulerStarting", "starting")
@@ -122,11 +114,10 @@ async def test_routine_events_are_only_logged_by_default(writes, monkeypatch):
     monkeypatch.setattr(events, "_last_posted", {})
     monkeypatch.delenv("DASK_K8S_OPERATOR_EVENT_LEVEL", raising=False)
 
-    class Refuse:
-        def __init__(self, *a, **k):
-            raise AssertionError("no event should be created")
+    async def refuse(*_):
+        raise AssertionError("no event should be created")
 
-    monkeypatch.setattr(events, "Event", Refuse)
+    monkeypatch.setattr(kube, "post", refuse)
     await events.post(Obj().raw | {"apiVersion": "v"}, "Created", "accepted", routine=True)
     assert events.level(warning=False, routine=True) < events.minimum_level()
     assert events.level(warning=True, routine=True) >= events.minimum_level()

@@ -189,10 +189,10 @@ async def _create_workers(group: DaskWorkerGroup, service_spec: dict[str, Any] |
             body, builders.new_worker_pod_name(body["metadata"]["name"]), service_spec)
         async with semaphore:
             try:
-                pod, _ = await kube.create(Pod, manifest)
+                pod, _ = await kube.create_raw(Pod, manifest)
                 # counted from the store by the next reconcile, even before its watch event
-                store.put("pods", pod.raw)
-                return pod.name
+                store.put("pods", pod)
+                return pod["metadata"]["name"]
             except Exception as exc:
                 await creation_failed(group, "worker pod", exc)
                 return None

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-import kr8s
 from kr8s.asyncio.objects import Pod, Service
 
+from dask_k8s_common import watching
 from dask_k8s_common.resources import (
     COMPONENT_JOB_RUNNER,
     COMPONENT_SCHEDULER,
@@ -122,11 +122,12 @@ async def relist_forever(interval: float = RELIST_SECONDS) -> None:
             for plural in CLASSES:
                 for namespace in watched_namespaces():
                     kube.count("list", plural, namespace)
-                    async for obj in client.async_get(CLASSES[plural], namespace=namespace or kr8s.ALL):
-                        key = (plural, obj.namespace, obj.name)
-                        if key not in QUEUE.tracked() and not obj.metadata.get("deletionTimestamp"):
-                            logger.info("relist found %s %s/%s unreported by the watch",
-                                        plural, obj.namespace, obj.name)
+                    bodies, _ = await watching.list_objects(client, CLASSES[plural], namespace, None,
+                                                            kube.timeouts())
+                    for meta in (body["metadata"] for body in bodies):
+                        key = (plural, meta["namespace"], meta["name"])
+                        if not QUEUE.knows(key) and not meta.get("deletionTimestamp"):
+                            logger.info("relist found %s %s/%s unreported by the watch", *key)
                             QUEUE.trigger(*key)
         except asyncio.CancelledError:
             raise

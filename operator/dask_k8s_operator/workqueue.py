@@ -47,6 +47,11 @@ class WorkQueue:
     def tracked(self) -> list[Key]:
         return list(self._due)
 
+    def knows(self, key: Key) -> bool:
+        """Whether the object is in the queue: due for a resync, or being reconciled (a first
+        reconcile still running, under load, is not yet due)."""
+        return key in self._due or key in self._running or key in self._dirty
+
     async def run_now(self, kind: str, namespace: str, name: str) -> None:
         """Trigger and wait until the object has been reconciled at least once."""
         self.trigger(kind, namespace, name)

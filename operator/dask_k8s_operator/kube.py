@@ -8,10 +8,10 @@ import json
 import os
 import weakref
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import kr8s.asyncio
-from kr8s import NotFoundError, ServerError
+from kr8s import ServerError
 from kr8s.asyncio.objects import APIObject, Pod
 
 from dask_k8s_common import watching
@@ -20,6 +20,29 @@ from . import store
 from .counters import BY_KIND, BY_NAMESPACE, REQUESTS, count  # noqa: F401  (read by handlers)
 
 T = TypeVar("T", bound=APIObject)
+
+
+class Obj(Generic[T]):
+    """An object as the reconcilers hold it: its body as a plain dict (``raw``), and the kind,
+    endpoint and API version of its kr8s class (``cls``); the same attributes a kr8s object has.
+
+    Not a kr8s object: those keep their body as a python-box ``Box``, and building, copying and
+    serialising those for every object read, pod created and status patched was a third of the
+    operator's CPU with 40 clusters scaling at once. Requests go through ``Api.call_api``."""
+
+    __slots__ = ("cls", "raw")
+
+    def __init__(self, cls: type[T], raw: dict[str, Any]) -> None:
+        self.cls, self.raw = cls, raw
+
+    kind = property(lambda self: self.cls.kind)
+    endpoint = property(lambda self: self.cls.endpoint)
+    version = property(lambda self: self.cls.version)
+    name = property(lambda self: self.raw["metadata"]["name"])
+    namespace = property(lambda self: self.raw["metadata"].get("namespace"))
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.namespace}/{self.name}>"
 
 
 _apis: dict[int, kr8s.asyncio.Api] = {}
@@ -84,53 +107,40 @@ def is_rejection(exc: BaseException) -> bool:
     return code is not None and 400 <= code < 500 and code not in (408, 409, 429)
 
 
-async def fetch(cls: type[T], name: str, namespace: str, cached: bool = True) -> T | None:
+async def fetch(cls: type[T], name: str, namespace: str, cached: bool = True) -> Obj[T] | None:
     """One object, or None if it does not exist.
 
     From the watch-fed store when it has the object (``cached``), else a single GET.
     """
-    client = await api()
     if cached and store.fresh(cls.endpoint, namespace):
         body = store.get(cls.endpoint, namespace, name)
         if body is not None:
-            return cls(body, api=client)
+            return Obj(cls, body)
     count("get", cls.endpoint, namespace)
     try:
-        async with slot(), client.call_api(
-            "GET", version=cls.version, url=f"{cls.endpoint}/{name}", namespace=namespace
-        ) as response:
-            return cls(response.json(), api=client)
+        return Obj(cls, await _call("GET", cls.version, f"{cls.endpoint}/{name}", namespace))
     except ServerError as exc:
         if status_code(exc) == 404:
             return None
         raise
 
 
-async def fetch_live(cls: type[T], name: str, namespace: str) -> T | None:
+async def fetch_live(cls: type[T], name: str, namespace: str) -> Obj[T] | None:
     """``fetch``, but None also for an object being deleted (nothing more to reconcile)."""
     obj = await fetch(cls, name, namespace)
     return None if obj is None or obj.raw["metadata"].get("deletionTimestamp") else obj
 
 
-async def bind(cls: type[T], manifest: Mapping[str, Any]) -> T:
-    """A kr8s object for ``manifest`` bound to the (shared) API client."""
-    return cls(dict(manifest), api=await api())
+def ref(cls: type[T], name: str, namespace: str) -> Obj[T]:
+    """An existing object known only by name (for patch/delete)."""
+    return Obj(cls, {"metadata": {"name": name, "namespace": namespace}})
 
 
-async def ref(cls: type[T], name: str, namespace: str) -> T:
-    """A kr8s object for an existing object known only by name (for patch/delete)."""
-    return await bind(cls, {"metadata": {"name": name, "namespace": namespace}})
-
-
-async def _call(method: str, cls: type[APIObject], url: str, namespace: str | None,
+async def _call(method: str, version: str, url: str, namespace: str | None,
                 **kwargs: Any) -> dict[str, Any]:
-    """One request through kr8s's ``Api.call_api`` with a plain JSON body and answer.
-
-    No kr8s object is built on these paths: an ``APIObject`` holds its body as a python-box
-    ``Box``, and building, copying and serialising those for every pod created and status patched
-    was about a third of the operator's CPU with 40 clusters scaling at once."""
+    """One request through kr8s's ``Api.call_api`` with a plain JSON body and answer (see ``Obj``)."""
     client = await api()
-    async with slot(), client.call_api(method, version=cls.version, url=url, namespace=namespace,
+    async with slot(), client.call_api(method, version=version, url=url, namespace=namespace,
                                        **kwargs) as response:
         return response.json()
 
@@ -140,7 +150,7 @@ async def post(cls: type[APIObject], manifest: Mapping[str, Any]) -> dict[str, A
     namespace = manifest["metadata"].get("namespace")
     count("create", cls.endpoint, namespace)
     body = {"apiVersion": cls.version, "kind": cls.kind, **manifest}
-    return await _call("POST", cls, cls.endpoint, namespace, content=json.dumps(body))
+    return await _call("POST", cls.version, cls.endpoint, namespace, content=json.dumps(body))
 
 
 async def create_raw(cls: type[APIObject], manifest: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -156,20 +166,23 @@ async def create_raw(cls: type[APIObject], manifest: Mapping[str, Any]) -> tuple
     return existing.raw, False
 
 
-async def create(cls: type[T], manifest: Mapping[str, Any]) -> tuple[T, bool]:
-    """``create_raw``, as a kr8s object. -> (obj, created)."""
+async def create(cls: type[T], manifest: Mapping[str, Any]) -> tuple[Obj[T], bool]:
+    """``create_raw``, as an ``Obj``. -> (obj, created)."""
     body, created = await create_raw(cls, manifest)
-    return cls(body, api=await api()), created
+    return Obj(cls, body), created
 
 
-async def delete(obj: APIObject, propagation_policy: str = "Background") -> bool:
+async def delete(obj: Obj | APIObject, propagation_policy: str = "Background") -> bool:
+    """Delete ``obj``; False if it was gone already."""
     count("delete", obj.endpoint, obj.namespace)
     try:
-        async with slot():
-            await obj.delete(propagation_policy=propagation_policy)
+        await _call("DELETE", obj.version, f"{obj.endpoint}/{obj.name}", obj.namespace,
+                    content=json.dumps({"propagationPolicy": propagation_policy}))
         return True
-    except NotFoundError:
-        return False
+    except ServerError as exc:
+        if status_code(exc) == 404:
+            return False
+        raise
 
 
 async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mapping[str, str]
@@ -196,18 +209,18 @@ async def list_pods(namespace: str, selector: Mapping[str, str], live: bool = Fa
     return await list_raw(Pod, namespace, selector)
 
 
-async def patch(obj: APIObject, patch: Any, subresource: str | None = None,
+async def patch(obj: Obj | APIObject, patch: Any, subresource: str | None = None,
                 type: str | None = None) -> None:
     """A merge patch of ``obj`` (``type="json"``: a JSON patch), as ``APIObject.patch`` sends it;
     ``obj.raw`` is left as it was (see ``_call``)."""
     count("patch", obj.endpoint + (f"/{subresource}" if subresource else ""), obj.namespace)
     content_type = "application/json-patch+json" if type == "json" else "application/merge-patch+json"
     url = f"{obj.endpoint}/{obj.name}" + (f"/{subresource}" if subresource else "")
-    await _call("PATCH", obj.__class__, url, obj.namespace, content=json.dumps(patch),
+    await _call("PATCH", obj.version, url, obj.namespace, content=json.dumps(patch),
                 headers={"Content-Type": content_type})
 
 
-async def patch_status(obj: APIObject, status: Mapping[str, Any]) -> None:
+async def patch_status(obj: Obj | APIObject, status: Mapping[str, Any]) -> None:
     await patch(obj, {"status": dict(status)}, subresource="status")
     store.update_status(obj.endpoint, obj.namespace, obj.name, status)
 

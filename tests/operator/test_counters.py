@@ -8,17 +8,9 @@ import json
 
 from kr8s.asyncio.objects import Pod
 
+from dask_k8s_common.resources import DaskCluster
+
 from dask_k8s_operator import counters, kube
-
-
-class FakeObject:
-    endpoint, namespace, name = "daskclusters", "ns-count", "c1"
-
-    def __init__(self):
-        self.calls = []
-
-    async def delete(self, **kwargs):
-        self.calls.append(("delete", kwargs))
 
 
 async def test_each_helper_counts_its_request_by_verb_resource_and_namespace(monkeypatch):
@@ -32,17 +24,18 @@ async def test_each_helper_counts_its_request_by_verb_resource_and_namespace(mon
         return {}
 
     monkeypatch.setattr(kube, "_call", call)
-    obj = FakeObject()
+    obj = kube.ref(DaskCluster, "c1", "ns-count")
     await kube.patch(obj, {"spec": {}})
     await kube.patch_status(obj, {"phase": "Running"})
     await kube.post(Pod, {"metadata": {"name": "p", "namespace": "ns-count"}})
     await kube.delete(obj)
     assert [s[:3] for s in sent] == [("PATCH", "daskclusters/c1", "ns-count"),
                                      ("PATCH", "daskclusters/c1/status", "ns-count"),
-                                     ("POST", "pods", "ns-count")]
+                                     ("POST", "pods", "ns-count"),
+                                     ("DELETE", "daskclusters/c1", "ns-count")]
     assert sent[1][3] == {"status": {"phase": "Running"}}
     assert sent[2][3]["kind"] == "Pod" and sent[2][3]["apiVersion"] == "v1"  # as kr8s sends it
-    assert obj.calls == [("delete", {"propagation_policy": "Background"})]
+    assert sent[3][3] == {"propagationPolicy": "Background"}
     assert counters.REQUESTS["count"] == 4
     assert counters.BY_KIND == {"patch daskclusters": 1, "patch daskclusters/status": 1,
                                 "create pods": 1, "delete daskclusters": 1}

@@ -87,7 +87,7 @@ class World:
             self.pods[manifest["metadata"]["name"]] = copy.deepcopy(manifest)
             return copy.deepcopy(manifest), True
 
-        async def ref(cls, name, namespace):
+        def ref(cls, name, namespace):
             return FakePod(self, name)
 
         async def delete(obj, propagation_policy="Background"):

@@ -64,5 +64,5 @@ async def report_legacy_command(owner: dict[str, Any], pod: dict[str, Any]) -> N
 
 
 async def delete_pods(namespace: str, names: list[str]) -> None:
-    pods = [await kube.ref(Pod, name, namespace) for name in names]
+    pods = [kube.ref(Pod, name, namespace) for name in names]
     await asyncio.gather(*(kube.delete(pod) for pod in pods))

@@ -18,6 +18,7 @@ from dask_k8s_common.contract import (
 from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 
 from .. import builders, events, kube, planning, scheduler_api, store
+from ..kube import Obj
 from .children import create_child, ensure, report_legacy_command
 from .pacing import FAST, GONE, RESYNC
 from .status import iso, set_status
@@ -107,7 +108,7 @@ async def _report_unreachable(cluster: dict[str, Any], exc: Exception, doing: st
     await events.post(cluster, "SchedulerUnreachable", f"{doing}: {exc}", warning=True)
 
 
-async def _sync_scheduler_pod(cluster: DaskCluster) -> Pod | None:
+async def _sync_scheduler_pod(cluster: Obj[DaskCluster]) -> Obj[Pod] | None:
     """The scheduler pod, created if missing and replaced when its spec changed (None: it could
     not be created)."""
     body = cluster.raw
@@ -142,7 +143,7 @@ async def _report_scheduler_lost(cluster: dict[str, Any], pod: dict[str, Any]) -
                           "again once the pod is gone", warning=True)
 
 
-async def _sync_scheduler_service(cluster: DaskCluster) -> Service | None:
+async def _sync_scheduler_service(cluster: Obj[DaskCluster]) -> Obj[Service] | None:
     """The scheduler Service, created if missing and kept in step with the cluster's spec (None:
     it could not be created)."""
     body = cluster.raw
@@ -158,7 +159,7 @@ async def _sync_scheduler_service(cluster: DaskCluster) -> Service | None:
     return service
 
 
-async def _sync_default_group(cluster: DaskCluster) -> DaskWorkerGroup | None:
+async def _sync_default_group(cluster: Obj[DaskCluster]) -> Obj[DaskWorkerGroup] | None:
     body = cluster.raw
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     desired = builders.build_default_worker_group(body)
@@ -232,7 +233,7 @@ def default_group_changes(cluster: dict[str, Any], group: dict[str, Any]
     return ops, cluster_replicas, spec_changed
 
 
-async def _check_idle(cluster: DaskCluster, service: Service, scheduler: planning.PodSummary
+async def _check_idle(cluster: Obj[DaskCluster], service: Obj[Service], scheduler: planning.PodSummary
                       ) -> float:
     body = cluster.raw
     url = scheduler_api.api_url(service.raw, scheduler.ip)

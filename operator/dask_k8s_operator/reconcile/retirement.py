@@ -58,7 +58,7 @@ async def start(group: Any, url: str | None, connected: dict[str, tuple[str, Any
     for pod_name in names:
         annotations = raw_pods.get(pod_name, {}).get("metadata", {}).get("annotations") or {}
         if builders.RETIRING_ANNOTATION not in annotations:
-            pod = await kube.ref(Pod, pod_name, namespace)
+            pod = kube.ref(Pod, pod_name, namespace)
             try:
                 await kube.patch(pod, {"metadata": {"annotations": {
                     builders.RETIRING_ANNOTATION: now_iso()}}})

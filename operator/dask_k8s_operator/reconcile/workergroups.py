@@ -21,6 +21,7 @@ from dask_k8s_common.contract import (
 from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 
 from .. import builders, events, kube, planning, scheduler_api, store
+from ..kube import Obj
 from . import retirement
 from .children import creation_failed, delete_pods, report_legacy_command
 from .pacing import CREATE_CONCURRENCY, FAST, GONE, RESYNC, batch_delay, batch_size, waiting_delay
@@ -157,7 +158,7 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
     return wait
 
 
-async def _report_to_group_and_cluster(group: DaskWorkerGroup, cluster: DaskCluster, reason: str,
+async def _report_to_group_and_cluster(group: Obj[DaskWorkerGroup], cluster: Obj[DaskCluster], reason: str,
                                        message: str, warning: bool = True) -> None:
     """An event on the group, and on the cluster for its default group (so that ``kubectl
     describe daskcluster`` shows it)."""
@@ -166,7 +167,7 @@ async def _report_to_group_and_cluster(group: DaskWorkerGroup, cluster: DaskClus
         await events.post(cluster.raw, reason, message, warning=warning)
 
 
-async def _report_failing_workers(group: DaskWorkerGroup, cluster: DaskCluster,
+async def _report_failing_workers(group: Obj[DaskWorkerGroup], cluster: Obj[DaskCluster],
                                   pods: list[planning.PodSummary]) -> None:
     """Worker pods that cannot start."""
     failing = [pod for pod in pods if pod.live and pod.waiting_reason in planning.CRASH_REASONS]
@@ -179,7 +180,7 @@ async def _report_failing_workers(group: DaskWorkerGroup, cluster: DaskCluster,
     await _report_to_group_and_cluster(group, cluster, "WorkersFailing", message)
 
 
-async def _create_workers(group: DaskWorkerGroup, service_spec: dict[str, Any] | None, count: int,
+async def _create_workers(group: Obj[DaskWorkerGroup], service_spec: dict[str, Any] | None, count: int,
                           rolling: bool) -> None:
     body = group.raw
     semaphore = asyncio.Semaphore(CREATE_CONCURRENCY)

@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # (plural, namespace, name)
 
 _objects: dict[Key, dict[str, Any]] = {}
+#: the same bodies by (plural, namespace), then name: a group's reconcile selects its pods among
+#: those of its namespace, not among every pod of every cluster
+_scopes: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 _held: dict[Key, dict[str, Any]] = {}  # status fields to be written (``hold_status``)
 _synced: set[tuple[str, str | None]] = set()  # (plural, namespace or None for all) whose watch is up
 MAX_RETRY_DELAY = 5.0  # seconds between lists while the API server fails (back within seconds of it)
@@ -46,7 +49,7 @@ def put(plural: str, body: Mapping[str, Any]) -> None:
     if current is not None and _older(body, current):
         return
     # of a pod only what the operator reads: the store holds every pod of every cluster
-    _objects[key] = slim_pod(body) if plural == "pods" else copy.deepcopy(dict(body))
+    _set(key, slim_pod(body) if plural == "pods" else copy.deepcopy(dict(body)))
     if key in _held:  # a status written later is newer than any the API server has sent
         _objects[key].setdefault("status", {}).update(copy.deepcopy(_held[key]))
 
@@ -70,8 +73,21 @@ def _older(new: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
         return False
 
 
+def _set(key: Key, body: dict[str, Any]) -> None:
+    _objects[key] = _scopes.setdefault(key[:2], {})[key[2]] = body
+
+
+def _pop(key: Key) -> dict[str, Any] | None:
+    scope = _scopes.get(key[:2])
+    if scope is not None:
+        scope.pop(key[2], None)
+        if not scope:
+            del _scopes[key[:2]]
+    return _objects.pop(key, None)
+
+
 def drop(plural: str, namespace: str, name: str) -> None:
-    _objects.pop((plural, namespace, name), None)
+    _pop((plural, namespace, name))
     _held.pop((plural, namespace, name), None)
 
 
@@ -87,9 +103,7 @@ def update_status(plural: str, namespace: str, name: str, status: Mapping[str, A
 
 
 def items(plural: str, namespace: str) -> Iterator[dict[str, Any]]:
-    for (kind, ns, _), body in list(_objects.items()):
-        if kind == plural and ns == namespace:
-            yield body
+    yield from list(_scopes.get((plural, namespace), {}).values())
 
 
 def select(plural: str, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -102,6 +116,7 @@ def select(plural: str, namespace: str, labels: Mapping[str, str]) -> list[dict[
 
 def clear() -> None:
     _objects.clear()
+    _scopes.clear()
     _held.clear()
     _synced.clear()
 
@@ -133,7 +148,7 @@ def replace(plural: str, namespace: str | None, bodies: list[Mapping[str, Any]],
     for key, version in before.items():
         current = _objects.get(key)
         if key not in listed and current is not None and current["metadata"].get("resourceVersion") == version:
-            dropped.append(_objects.pop(key))
+            dropped.append(_pop(key))
     return dropped
 
 

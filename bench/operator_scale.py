@@ -66,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dask_k8s_common.resources import DaskCluster  # noqa: E402
+from dask_k8s_common.watching import bounded  # noqa: E402
 from local_k8s import nodes, settings  # noqa: E402
 from local_k8s.cluster import LocalCluster  # noqa: E402
 
@@ -509,7 +510,8 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
 
         started = time.monotonic()
         tasks.append(asyncio.create_task(follow_clusters()))
-        await asyncio.gather(*(create(n) for n in names))
+        # bounded: one run waited 13 minutes here with nothing created
+        await bounded(asyncio.gather(*(create(n) for n in names)), f"creating {clusters} DaskClusters", timeout)
         total = clusters * workers
         await wait_for(lambda: watch.ready() >= total, f"{total} ready workers", timeout)
         result["all_pods_ready_s"] = round(time.monotonic() - started, 2)
@@ -537,7 +539,7 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
                     obj = await DaskCluster.get(name, namespace=namespace)
                     await obj.patch({"spec": {"worker": {"replicas": workers + scale_by}}})
 
-            await asyncio.gather(*(scale(n) for n in names))
+            await bounded(asyncio.gather(*(scale(n) for n in names)), f"scaling {clusters} DaskClusters", timeout)
             await wait_for(lambda: len(watch.reached) == clusters, "scaled pods exist", timeout)
             latencies = sorted(watch.reached.values())
             if latencies:

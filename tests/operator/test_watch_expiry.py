@@ -10,11 +10,12 @@ import contextlib
 
 import kr8s.asyncio
 import pytest
-from kr8s.asyncio.objects import Pod
+from kr8s.asyncio.objects import ConfigMap, Pod, Service
 
 from dask_k8s_common import watching
 from dask_k8s_common.resources import LABEL_CLUSTER, DaskCluster
-from dask_k8s_operator import handlers, kube, reconcile, store
+from dask_k8s_operator import handlers, kube, metadata, reconcile, store
+from dask_k8s_operator.reconcile import children
 from dask_k8s_operator.workqueue import WorkQueue
 from tests.fixtures.apiproxy import api_proxy
 from tests.operator.helpers import small_cluster
@@ -159,3 +160,34 @@ async def test_a_hanging_call_does_not_hold_up_other_clusters(proxy, proxied, na
     finally:
         with contextlib.suppress(Exception):
             await queue.stop()
+
+
+async def test_a_creation_whose_answer_was_lost_is_reported_when_found(proxy, proxied, namespace, monkeypatch):
+    """A create that reached the API server but lost its answer (a timeout) failed as far as the
+    reconcile knew; the next reconcile finds the child, and only then can say it was created."""
+    store.clear()  # every read goes to the API server
+    monkeypatch.setitem(kube._apis, id(asyncio.get_running_loop()), proxied)
+    owner = await ConfigMap({"metadata": {"name": "owner"}}, namespace=namespace)  # no operator acts on it
+    await owner.create()
+    owner = kube.Obj(ConfigMap, owner.raw)
+    manifest = {"metadata": {"name": "lost", "namespace": namespace,
+                             "ownerReferences": [metadata.owner_reference(owner.raw)]},
+                "spec": {"ports": [{"port": 8786}]}}
+    proxy.lose = lambda seen: seen.method == "POST" and seen.path.endswith("/services")
+    assert await children.create_child(owner, Service, manifest, "scheduler service", "ServiceCreated") is None
+    assert await kube.fetch(Service, "lost", namespace) is not None  # the create did happen
+    proxy.lose = lambda seen: False
+
+    for _ in range(2):  # found twice: said once
+        service, created = await children.ensure(owner, Service, manifest, "scheduler service", "ServiceCreated")
+        assert service is not None and not created
+    reasons = [(e["reason"], e["message"]) for e in await _events(namespace, "owner")]
+    assert ("ServiceCreated", "created scheduler service lost") in reasons, reasons
+    assert [r for r, _ in reasons].count("ServiceCreated") == 1
+    assert "CreateRetrying" in [r for r, _ in reasons]
+
+
+async def _events(namespace: str, involved: str) -> list[dict]:
+    client = await kr8s.asyncio.api()
+    return [e.raw async for e in client.async_get("events", namespace=namespace,
+                                                  field_selector=f"involvedObject.name={involved}")]

@@ -10,10 +10,20 @@ from kr8s.asyncio.objects import Pod
 
 from dask_k8s_common import legacy_commands
 
-from .. import events, kube
+from .. import builders, events, kube
 from .status import set_status
 
 logger = logging.getLogger(__name__)
+
+#: children whose creation failed in a way that may have created them after all (a timeout or a
+#: dropped connection lost the answer): (endpoint, namespace, name) -> the event that says so,
+#: posted by the reconcile that finds the child (``found``), so "created" is never left unsaid
+_unconfirmed: dict[tuple[str, str, str], tuple[str, str]] = {}
+
+
+def _key(cls: type, manifest: dict[str, Any]) -> tuple[str, str, str]:
+    meta = manifest["metadata"]
+    return cls.endpoint, meta["namespace"], meta["name"]
 
 
 async def creation_failed(obj: Any, what: str, exc: Exception) -> None:
@@ -35,14 +45,28 @@ async def create_child(owner: Any, cls: type, manifest: dict[str, Any], what: st
                        reason: str) -> Any | None:
     """Create one of ``owner``'s children (an event says so), or report why not and return
     None."""
+    key = _key(cls, manifest)
     try:
         obj, created = await kube.create(cls, manifest)
     except Exception as exc:
+        if not kube.is_rejection(exc):
+            _unconfirmed[key] = (reason, f"created {what} {key[2]}")
         await creation_failed(owner, what, exc)
         return None
     if created:
+        _unconfirmed.pop(key, None)
         await events.post(owner.raw, reason, f"created {what} {obj.name}")
+    else:
+        await found(owner, obj)
     return obj
+
+
+async def found(owner: Any, child: Any) -> None:
+    """``owner``'s reconcile found ``child``: if an earlier attempt to create it lost its
+    answer, that attempt did create it, and its event is posted now."""
+    event = _unconfirmed.pop((child.endpoint, child.namespace, child.name), None)
+    if event is not None and builders.is_owned_by(child.raw, owner.raw):
+        await events.post(owner.raw, *event)
 
 
 async def ensure(owner: Any, cls: type, manifest: dict[str, Any], what: str, reason: str
@@ -52,6 +76,7 @@ async def ensure(owner: Any, cls: type, manifest: dict[str, Any], what: str, rea
     meta = manifest["metadata"]
     obj = await kube.fetch(cls, meta["name"], meta["namespace"])
     if obj is not None:
+        await found(owner, obj)
         return obj, False
     return await create_child(owner, cls, manifest, what, reason), True
 

@@ -19,7 +19,7 @@ from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 
 from .. import builders, events, kube, planning, scheduler_api, store
 from ..kube import Obj
-from .children import create_child, ensure, report_legacy_command
+from .children import create_child, ensure, found, report_legacy_command
 from .pacing import FAST, GONE, RESYNC
 from .status import iso, set_status
 
@@ -116,6 +116,7 @@ async def _sync_scheduler_pod(cluster: Obj[DaskCluster]) -> Obj[Pod] | None:
     desired_pod = builders.build_scheduler_pod(body)
     pod = await kube.fetch(Pod, scheduler_name(name), namespace)
     if pod is not None and not pod.raw["metadata"].get("deletionTimestamp"):
+        await found(cluster, pod)
         have = (pod.raw["metadata"].get("annotations") or {}).get(builders.SPEC_HASH_ANNOTATION)
         want = desired_pod["metadata"]["annotations"][builders.SPEC_HASH_ANNOTATION]
         if have != want:

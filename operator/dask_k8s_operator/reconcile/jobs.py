@@ -9,7 +9,7 @@ from dask_k8s_common.contract import job_runner_name
 from dask_k8s_common.resources import DaskCluster, DaskJob
 
 from .. import builders, events, kube, planning
-from .children import creation_failed, report_legacy_command
+from .children import create_child, creation_failed, found, report_legacy_command
 from .pacing import FAST, GONE, RESYNC
 from .status import now_iso, set_status
 
@@ -63,14 +63,13 @@ async def reconcile_job(namespace: str, name: str) -> float:
     if runner is None:
         if (cluster.raw.get("status") or {}).get("phase") != "Running":
             return FAST  # start the runner once its scheduler is ready
-        try:
-            runner, created = await kube.create(Pod, builders.build_job_runner_pod(body))
-        except Exception as exc:
-            await creation_failed(job, "runner pod", exc)
+        runner = await create_child(job, Pod, builders.build_job_runner_pod(body), "runner pod",
+                                    "RunnerCreated")
+        if runner is None:
             return RESYNC
-        if created:
-            await events.post(body, "RunnerCreated", f"created runner pod {runner.name}")
         await report_legacy_command(body, runner.raw)
+    else:
+        await found(job, runner)
 
     summary = planning.summarize_pod(runner.raw)
     new_state = planning.job_status_from_runner(state, summary)

@@ -27,9 +27,8 @@ logger = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (plural, namespace, name)
 
-_objects: dict[Key, dict[str, Any]] = {}
-#: the same bodies by (plural, namespace), then name: a group's reconcile selects its pods among
-#: those of its namespace, not among every pod of every cluster
+#: bodies by (plural, namespace), then name: a group's reconcile selects its pods among those of
+#: its namespace, not among every pod of every cluster
 _scopes: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
 _held: dict[Key, dict[str, Any]] = {}  # status fields to be written (``hold_status``)
 _synced: set[tuple[str, str | None]] = set()  # (plural, namespace or None for all) whose watch is up
@@ -45,13 +44,14 @@ def slimmer(plural: str) -> Callable[[Mapping[str, Any]], dict[str, Any]] | None
 def put(plural: str, body: Mapping[str, Any]) -> None:
     meta = body["metadata"]
     key = (plural, meta.get("namespace", ""), meta["name"])
-    current = _objects.get(key)
+    current = _lookup(key)
     if current is not None and _older(body, current):
         return
     # of a pod only what the operator reads: the store holds every pod of every cluster
-    _set(key, slim_pod(body) if plural == "pods" else copy.deepcopy(dict(body)))
+    stored = slim_pod(body) if plural == "pods" else copy.deepcopy(dict(body))
     if key in _held:  # a status written later is newer than any the API server has sent
-        _objects[key].setdefault("status", {}).update(copy.deepcopy(_held[key]))
+        stored.setdefault("status", {}).update(copy.deepcopy(_held[key]))
+    _set(key, stored)
 
 
 def hold_status(plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
@@ -74,16 +74,21 @@ def _older(new: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
 
 
 def _set(key: Key, body: dict[str, Any]) -> None:
-    _objects[key] = _scopes.setdefault(key[:2], {})[key[2]] = body
+    _scopes.setdefault(key[:2], {})[key[2]] = body
+
+
+def _lookup(key: Key) -> dict[str, Any] | None:
+    return _scopes.get(key[:2], {}).get(key[2])
 
 
 def _pop(key: Key) -> dict[str, Any] | None:
     scope = _scopes.get(key[:2])
-    if scope is not None:
-        scope.pop(key[2], None)
-        if not scope:
-            del _scopes[key[:2]]
-    return _objects.pop(key, None)
+    if scope is None:
+        return None
+    body = scope.pop(key[2], None)
+    if not scope:
+        del _scopes[key[:2]]
+    return body
 
 
 def drop(plural: str, namespace: str, name: str) -> None:
@@ -92,12 +97,12 @@ def drop(plural: str, namespace: str, name: str) -> None:
 
 
 def get(plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-    body = _objects.get((plural, namespace, name))
+    body = _lookup((plural, namespace, name))
     return copy.deepcopy(body) if body is not None else None
 
 
 def update_status(plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
-    body = _objects.get((plural, namespace, name))
+    body = _lookup((plural, namespace, name))
     if body is not None:
         body.setdefault("status", {}).update(copy.deepcopy(dict(status)))
 
@@ -115,7 +120,6 @@ def select(plural: str, namespace: str, labels: Mapping[str, str]) -> list[dict[
 
 
 def clear() -> None:
-    _objects.clear()
     _scopes.clear()
     _held.clear()
     _synced.clear()
@@ -128,9 +132,10 @@ def fresh(plural: str, namespace: str) -> bool:
 
 def _versions(plural: str, namespace: str | None) -> dict[Key, str | None]:
     return {
-        key: body["metadata"].get("resourceVersion")
-        for key, body in _objects.items()
-        if key[0] == plural and (namespace is None or key[1] == namespace)
+        (kind, ns, name): body["metadata"].get("resourceVersion")
+        for (kind, ns), scope in _scopes.items()
+        if kind == plural and (namespace is None or ns == namespace)
+        for name, body in scope.items()
     }
 
 
@@ -146,7 +151,7 @@ def replace(plural: str, namespace: str | None, bodies: list[Mapping[str, Any]],
         listed.add((plural, body["metadata"].get("namespace", ""), body["metadata"]["name"]))
     dropped = []
     for key, version in before.items():
-        current = _objects.get(key)
+        current = _lookup(key)
         if key not in listed and current is not None and current["metadata"].get("resourceVersion") == version:
             dropped.append(_pop(key))
     return dropped

@@ -174,7 +174,7 @@ async def create(cls: type[T], manifest: Mapping[str, Any]) -> tuple[Obj[T], boo
     return Obj(cls, body), created
 
 
-async def delete(obj: Obj | APIObject, propagation_policy: str = "Background") -> bool:
+async def delete(obj: Obj, propagation_policy: str = "Background") -> bool:
     """Delete ``obj``; False if it was gone already."""
     count("delete", obj.endpoint, obj.namespace)
     try:
@@ -211,7 +211,7 @@ async def list_pods(namespace: str, selector: Mapping[str, str], live: bool = Fa
     return await list_raw(Pod, namespace, selector)
 
 
-async def patch(obj: Obj | APIObject, patch: Any, subresource: str | None = None,
+async def patch(obj: Obj, patch: Any, subresource: str | None = None,
                 type: str | None = None) -> None:
     """A merge patch of ``obj`` (``type="json"``: a JSON patch), as ``APIObject.patch`` sends it;
     ``obj.raw`` is left as it was (see ``_call``)."""
@@ -222,7 +222,7 @@ async def patch(obj: Obj | APIObject, patch: Any, subresource: str | None = None
                 headers={"Content-Type": content_type})
 
 
-async def patch_status(obj: Obj | APIObject, status: Mapping[str, Any]) -> None:
+async def patch_status(obj: Obj, status: Mapping[str, Any]) -> None:
     await patch(obj, {"status": dict(status)}, subresource="status")
     store.update_status(obj.endpoint, obj.namespace, obj.name, status)
 

@@ -382,6 +382,7 @@ class PodWatch:
         self.pods: dict[str, tuple[str, bool]] = {}  # name -> (cluster, ready)
         self.targets: dict[str, tuple[int, float]] = {}  # cluster -> (pod count, since)
         self.reached: dict[str, float] = {}  # cluster -> seconds to reach its target
+        self.wall: dict[str, list[float]] = {}  # cluster -> wall clock: scale asked, sent, pods seen
         self.changed = asyncio.Event()
 
     def per_cluster(self) -> Counter:
@@ -393,6 +394,7 @@ class PodWatch:
     def expect(self, cluster: str, count: int) -> None:
         self.targets[cluster] = (count, time.monotonic())
         self.reached.pop(cluster, None)
+        self.wall[cluster] = [time.time()]
 
     async def run(self) -> None:
         while True:
@@ -417,6 +419,7 @@ class PodWatch:
         for cluster, (target, since) in self.targets.items():
             if cluster not in self.reached and counts[cluster] >= target:
                 self.reached[cluster] = time.monotonic() - since
+                self.wall[cluster].append(time.time())
         self.changed.set()
 
 
@@ -509,7 +512,8 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
                 await (await DaskCluster(cluster_manifest(name, namespace, workers))).create()
 
         started = time.monotonic()
-        tasks.append(asyncio.create_task(follow_clusters()))
+        follower = asyncio.create_task(follow_clusters())
+        tasks.append(follower)
         # bounded: one run waited 13 minutes here with nothing created
         await bounded(asyncio.gather(*(create(n) for n in names)), f"creating {clusters} DaskClusters", timeout)
         total = clusters * workers
@@ -523,6 +527,7 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
         except TimeoutError:
             result["all_running_s"] = None
         result["clusters_not_running"] = sum(p != "Running" for p in phases.values()) + clusters - len(phases)
+        follower.cancel()  # (a list of every cluster each second: load neither operator makes)
         result["operator_view"] = await operator_view(namespace)
         result["cpu_to_running_s"] = round(cpu_seconds(operator.pids()) - cpu0, 2)
 
@@ -538,10 +543,14 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
                     watch.expect(name, workers + scale_by)
                     obj = await DaskCluster.get(name, namespace=namespace)
                     await obj.patch({"spec": {"worker": {"replicas": workers + scale_by}}})
+                    watch.wall[name].insert(1, time.time())
 
             await bounded(asyncio.gather(*(scale(n) for n in names)), f"scaling {clusters} DaskClusters", timeout)
             await wait_for(lambda: len(watch.reached) == clusters, "scaled pods exist", timeout)
             latencies = sorted(watch.reached.values())
+            # wall clock (asked, patch answered, pods seen) per cluster, to set beside the
+            # operator's own log timestamps when looking for where the time goes
+            result["scale_wall"] = {name: [round(t, 3) for t in times] for name, times in watch.wall.items()}
             if latencies:
                 result["scale_to_pods_p50_s"] = round(statistics.median(latencies), 2)
                 result["scale_to_pods_p99_s"] = round(

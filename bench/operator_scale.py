@@ -515,7 +515,7 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
         follower = asyncio.create_task(follow_clusters())
         tasks.append(follower)
         # bounded: one run waited 13 minutes here with nothing created
-        await bounded(asyncio.gather(*(create(n) for n in names)), f"creating {clusters} DaskClusters", timeout)
+        await bounded(asyncio.gather(*(create(n) for n in names)), timeout, f"creating {clusters} DaskClusters")
         total = clusters * workers
         await wait_for(lambda: watch.ready() >= total, f"{total} ready workers", timeout)
         result["all_pods_ready_s"] = round(time.monotonic() - started, 2)
@@ -545,7 +545,7 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
                     await obj.patch({"spec": {"worker": {"replicas": workers + scale_by}}})
                     watch.wall[name].insert(1, time.time())
 
-            await bounded(asyncio.gather(*(scale(n) for n in names)), f"scaling {clusters} DaskClusters", timeout)
+            await bounded(asyncio.gather(*(scale(n) for n in names)), timeout, f"scaling {clusters} DaskClusters")
             await wait_for(lambda: len(watch.reached) == clusters, "scaled pods exist", timeout)
             latencies = sorted(watch.reached.values())
             # wall clock (asked, patch answered, pods seen) per cluster, to set beside the

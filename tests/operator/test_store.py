@@ -118,3 +118,34 @@ def test_a_held_status_shows_over_what_the_watch_brings_until_released():
     store.put("daskworkergroups", {**group, "metadata": {**group["metadata"], "resourceVersion": "3"}})
     assert store.get("daskworkergroups", "ns", "g")["status"] == {"readyReplicas": 0}
     store.clear()
+
+
+def test_select_by_an_indexed_label_follows_label_changes_and_deletions():
+    from dask_k8s_common.contract import LABEL_CLUSTER, LABEL_WORKER_GROUP
+
+    def pod(name: str, version: str, group: str, **labels: str) -> dict:
+        return body(name, version, labels={LABEL_CLUSTER: "c", LABEL_WORKER_GROUP: group, **labels})
+
+    for i in range(3):
+        store.put("daskclusters", pod(f"a{i}", "1", "a"))
+    store.put("daskclusters", pod("b0", "1", "b", extra="x"))
+    names = lambda labels: sorted(b["metadata"]["name"] for b in store.select("daskclusters", "ns", labels))
+    assert names({LABEL_WORKER_GROUP: "a"}) == ["a0", "a1", "a2"]
+    assert names({LABEL_CLUSTER: "c", "extra": "x"}) == ["b0"]  # the other labels still filter
+    assert names({"extra": "x"}) == ["b0"]  # an unindexed label alone: every object looked at
+    store.put("daskclusters", pod("a1", "2", "b"))  # relabelled
+    assert names({LABEL_WORKER_GROUP: "a"}) == ["a0", "a2"]
+    assert names({LABEL_WORKER_GROUP: "b"}) == ["a1", "b0"]
+    store.drop("daskclusters", "ns", "a0")
+    store.replace("daskclusters", "ns", [pod("a1", "3", "b"), pod("b0", "3", "b")],
+                  store._versions("daskclusters", "ns"))  # a2 pruned
+    assert names({LABEL_WORKER_GROUP: "a"}) == []
+    assert names({LABEL_CLUSTER: "c"}) == ["a1", "b0"]
+    assert store._index.keys() == {("daskclusters", "ns", LABEL_WORKER_GROUP, "b"),
+                                   ("daskclusters", "ns", LABEL_CLUSTER, "c")}  # nothing left behind
+
+
+def test_the_store_keeps_no_managed_fields():
+    store.put("daskclusters", body("c", "1", managedFields=[{"manager": "kubectl"}]))
+    assert "managedFields" not in store.get("daskclusters", "ns", "c")["metadata"]
+

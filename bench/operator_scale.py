@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -406,6 +407,26 @@ class PodWatch:
                 print(f"  (pod watch restarted: {e})", file=sys.stderr)
                 await asyncio.sleep(0.5)
 
+    async def resync(self) -> None:
+        """Take a list as the truth: a watch that reconnected can have missed deletions (one run
+        waited out its whole timeout for pods long gone)."""
+        listed = {p.name: p.raw async for p in kr8s.asyncio.get(
+            "pods", namespace=self.namespace, label_selector={"dask.org/component": "worker"})}
+        for name in set(self.pods) - set(listed):
+            self.pods.pop(name, None)
+        for pod in listed.values():
+            self._seen("MODIFIED", pod)
+
+    async def until_none_left(self, bound: float) -> None:
+        deadline = time.monotonic() + bound
+        while self.pods:
+            with contextlib.suppress(TimeoutError):
+                await wait_for(lambda: not self.pods, "worker pods gone", 10)
+            if self.pods:
+                await self.resync()
+            if self.pods and time.monotonic() > deadline:
+                raise TimeoutError(f"not reached within {bound:.0f} s: worker pods gone")
+
     def _seen(self, kind: str, pod: dict) -> None:
         name = pod["metadata"]["name"]
         if kind == "DELETED":
@@ -578,7 +599,7 @@ async def scenario(operator, clusters: int, workers: int, scale_by: int, timeout
 
         started = time.monotonic()
         await asyncio.gather(*[(await DaskCluster.get(n, namespace=namespace)).delete() for n in names])
-        await wait_for(lambda: not watch.pods, "worker pods gone", timeout)
+        await watch.until_none_left(timeout)
         result["delete_s"] = round(time.monotonic() - started, 2)
         return result
     except BaseException:

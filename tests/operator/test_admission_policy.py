@@ -44,8 +44,20 @@ def policy(kube) -> Iterator[str]:
     """The chart's policy and binding, installed for this module's namespaces."""
     env = operator_env(kube)
     rendered = render_policy(env, f"pol-{RUN}")
-    subprocess.run(["kubectl", "apply", "-f", "-"], input=rendered, env=env, check=True,
-                   capture_output=True, text=True)
+    # (applied again if the API server refuses for a moment: one CI run failed here once, its
+    # reason unrecorded; a refusal that lasts fails with kubectl's message)
+    attempts: list[str] = []
+
+    def applied() -> bool:
+        result = subprocess.run(["kubectl", "apply", "-f", "-"], input=rendered, env=env,
+                                capture_output=True, text=True)
+        attempts.append(result.stderr.strip())
+        return result.returncode == 0
+
+    try:
+        wait_until(applied, 60, interval=2, message="the admission policy applied")
+    except AssertionError:
+        raise AssertionError(f"kubectl apply of the admission policy failed: {attempts}") from None
     yield rendered
     subprocess.run(["kubectl", "delete", "-f", "-", "--ignore-not-found"], input=rendered,
                    env=env, capture_output=True, text=True)

@@ -322,8 +322,15 @@ def test_port_forward_follows_a_replaced_scheduler_pod(operated_namespace):
             old = kr8s.objects.Pod.get(f"{cluster.name}-scheduler", namespace=ns)
             uid = old.metadata["uid"]
             old.delete()
-            # The operator starts a new scheduler pod; the same local port now reaches it.
+
+            def replaced():  # (the old pod serves until it is gone; the new one has its name)
+                try:
+                    pod = kr8s.objects.Pod.get(f"{cluster.name}-scheduler", namespace=ns)
+                except kr8s.NotFoundError:
+                    return None
+                return pod.metadata["uid"] != uid
+
+            wait_until(replaced, timeout=150, message="a new scheduler pod")
+            # The operator started a new scheduler pod; the same local port now reaches it.
             assert submit_until_it_works(client, lambda: 2, timeout=150) == 2
-            new = kr8s.objects.Pod.get(f"{cluster.name}-scheduler", namespace=ns)
-            assert new.metadata["uid"] != uid
             cluster.wait_for_workers(1, timeout=120)

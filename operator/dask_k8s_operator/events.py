@@ -89,7 +89,7 @@ async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool 
         await flush(obj["kind"], meta["namespace"], meta["name"])
     for attempt in (1, 2):  # one retry for a transient failure (a dropped connection)
         try:
-            await kube.post(Event, build_event(obj, type_, reason, message))
+            await kube.post(Event, build_event(obj, type_, reason, message), background=True)
             return
         except Exception as exc:  # events are best effort: never fail a reconcile over one
             if attempt == 2 or kube.is_rejection(exc):

@@ -53,16 +53,23 @@ _apis: dict[int, kr8s.asyncio.Api] = {}
 #: connections as httpx keeps open: with more in flight, the surplus was closed after each burst
 #: and opened again with a TLS handshake (5% of the operator's CPU at 40 clusters).
 MAX_IN_FLIGHT = int(os.environ.get("DASK_K8S_OPERATOR_MAX_IN_FLIGHT", "20"))
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+#: ... of which this many are kept for status writes and events, and they use no others: those
+#: can wait (status writes join others meanwhile), and while 100 clusters scaled they took most
+#: slots from the patches and creates someone waits on
+BACKGROUND_IN_FLIGHT = max(1, MAX_IN_FLIGHT // 4)
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[bool, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary())
 
 
 @contextlib.asynccontextmanager
-async def slot() -> AsyncIterator[None]:
-    """Hold one of the ``MAX_IN_FLIGHT`` request slots (one per event loop)."""
+async def slot(background: bool = False) -> AsyncIterator[None]:
+    """Hold one of the request slots (per event loop): of the ``BACKGROUND_IN_FLIGHT`` ones for
+    a status write or an event (``background``), else of the others."""
     loop = asyncio.get_running_loop()
     if loop not in _slots:
-        _slots[loop] = asyncio.Semaphore(MAX_IN_FLIGHT)
-    async with _slots[loop]:
+        _slots[loop] = {True: asyncio.Semaphore(BACKGROUND_IN_FLIGHT),
+                        False: asyncio.Semaphore(max(1, MAX_IN_FLIGHT - BACKGROUND_IN_FLIGHT))}
+    async with _slots[loop][background]:
         yield
 
 
@@ -139,20 +146,23 @@ def ref(cls: type[T], name: str, namespace: str) -> Obj[T]:
 
 
 async def _call(method: str, version: str, url: str, namespace: str | None,
-                **kwargs: Any) -> dict[str, Any]:
-    """One request through kr8s's ``Api.call_api`` with a plain JSON body and answer (see ``Obj``)."""
+                background: bool = False, **kwargs: Any) -> dict[str, Any]:
+    """One request through kr8s's ``Api.call_api`` with a plain JSON body and answer (see
+    ``Obj``); ``background``: see ``slot``."""
     client = await api()
-    async with slot(), client.call_api(method, version=version, url=url, namespace=namespace,
-                                       **kwargs) as response:
+    async with slot(background), client.call_api(method, version=version, url=url,
+                                                 namespace=namespace, **kwargs) as response:
         return response.json()
 
 
-async def post(cls: type[APIObject], manifest: Mapping[str, Any]) -> dict[str, Any]:
+async def post(cls: type[APIObject], manifest: Mapping[str, Any], background: bool = False
+               ) -> dict[str, Any]:
     """Create ``manifest``; the created object as the API server returns it."""
     namespace = manifest["metadata"].get("namespace")
     count("create", cls.endpoint, namespace)
     body = {"apiVersion": cls.version, "kind": cls.kind, **manifest}
-    return await _call("POST", cls.version, cls.endpoint, namespace, content=json.dumps(body))
+    return await _call("POST", cls.version, cls.endpoint, namespace, background=background,
+                       content=json.dumps(body))
 
 
 async def create_raw(cls: type[APIObject], manifest: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -203,28 +213,37 @@ async def list_raw(kind: str | type[APIObject], namespace: str, selector: Mappin
 
 async def list_pods(namespace: str, selector: Mapping[str, str], live: bool = False
                     ) -> list[dict[str, Any]]:
-    """The pods matching ``selector`` (slim: ``store.slim_pod``): from the store while its
-    label-selected watch is up, else (or ``live``: before removing pods, where a stale count
-    would remove too many) a LIST."""
+    """The pods matching ``selector`` (slim: ``store.slim_pod``; read them, never change them):
+    from the store while its label-selected watch is up, else (or ``live``: before removing
+    pods, where a stale count would remove too many) a LIST."""
     if not live and store.fresh("pods", namespace):
         return store.select("pods", namespace, selector)
     return await list_raw(Pod, namespace, selector)
 
 
 async def patch(obj: Obj, patch: Any, subresource: str | None = None,
-                type: str | None = None) -> None:
+                type: str | None = None, background: bool = False) -> dict[str, Any]:
     """A merge patch of ``obj`` (``type="json"``: a JSON patch), as ``APIObject.patch`` sends it;
-    ``obj.raw`` is left as it was (see ``_call``)."""
+    the object as the API server returns it (``obj.raw`` is left as it was, see ``_call``)."""
     count("patch", obj.endpoint + (f"/{subresource}" if subresource else ""), obj.namespace)
     content_type = "application/json-patch+json" if type == "json" else "application/merge-patch+json"
     url = f"{obj.endpoint}/{obj.name}" + (f"/{subresource}" if subresource else "")
-    await _call("PATCH", obj.version, url, obj.namespace, content=json.dumps(patch),
-                headers={"Content-Type": content_type})
+    return await _call("PATCH", obj.version, url, obj.namespace, background=background,
+                       content=json.dumps(patch), headers={"Content-Type": content_type})
 
 
 async def patch_status(obj: Obj, status: Mapping[str, Any]) -> None:
-    await patch(obj, {"status": dict(status)}, subresource="status")
+    answer = await patch(obj, {"status": dict(status)}, subresource="status", background=True)
     store.update_status(obj.endpoint, obj.namespace, obj.name, status)
+    remember(obj.endpoint, answer)
+
+
+def remember(plural: str, answer: Any) -> None:
+    """Put an object the API server returned from a write into the store: its resourceVersion
+    is then current, so the next write's precondition holds without reading it again (an older
+    body never replaces a newer one there)."""
+    if isinstance(answer, dict) and (answer.get("metadata") or {}).get("resourceVersion"):
+        store.put(plural, answer)
 
 
 def status_changed(current: Mapping[str, Any] | None, update: Mapping[str, Any]) -> bool:

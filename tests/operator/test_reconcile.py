@@ -353,3 +353,56 @@ def test_a_worker_spec_change_is_copied_to_the_default_group():
     ops, cluster_replicas, spec_changed = clusters.default_group_changes(cluster, group)
     assert spec_changed and cluster_replicas is None
     assert ops[0]["value"]["spec"]["containers"][0]["image"] == "dask/dask:new"
+
+
+async def test_the_default_group_is_written_from_the_store_and_read_afresh_on_a_conflict(monkeypatch):
+    """A scale is written with the resourceVersion the store holds; only when that precondition
+    fails (the store was a moment behind) are both read from the API server, and the change is
+    decided again on what they say."""
+    import httpx
+    from kr8s import ServerError
+
+    cluster, group = _cluster_and_group(3, 2, 2)
+    group["metadata"].update(namespace="ns", resourceVersion="10")
+    cluster["metadata"]["resourceVersion"] = "11"
+    server_group = copy.deepcopy(group)
+    server_group["metadata"]["resourceVersion"] = "12"  # the store has not seen this one yet
+    server_group["spec"]["worker"]["replicas"] = 4  # scaled directly meanwhile
+    reads, writes = [], []
+
+    async def fetch(cls, name, namespace, cached=True):
+        reads.append((cls.kind, cached))
+        if cls is DaskWorkerGroup:
+            return kube.Obj(cls, copy.deepcopy(group if cached else server_group))
+        return kube.Obj(cls, copy.deepcopy(cluster))
+
+    async def patch(obj, body, **_):
+        if obj.kind == "DaskWorkerGroup":
+            rv = body[0]["value"]
+            writes.append(("DaskWorkerGroup", rv, [op["path"] for op in body[1:]]))
+            if rv != server_group["metadata"]["resourceVersion"]:
+                raise ServerError("test failed", response=httpx.Response(422))
+            return {**server_group, "metadata": {**server_group["metadata"], "resourceVersion": "14"}}
+        writes.append(("DaskCluster", body["metadata"]["resourceVersion"], body["spec"]))
+        return {**cluster, "metadata": {**cluster["metadata"], "resourceVersion": "13"}}
+
+    async def post(*_, **__):
+        pass
+
+    monkeypatch.setattr(kube, "fetch", fetch)
+    monkeypatch.setattr(kube, "patch", patch)
+    monkeypatch.setattr(events, "post", post)
+    remembered = []  # (into the store)
+    monkeypatch.setattr(kube, "remember", lambda plural, body: remembered.append(
+        (plural, body["metadata"]["resourceVersion"])))
+    result = await clusters._sync_default_group(kube.Obj(DaskCluster, cluster))
+    assert reads == [("DaskWorkerGroup", True), ("DaskCluster", False), ("DaskWorkerGroup", False)]
+    synced = "/metadata/annotations/kubernetes.dask.org~1synced-replicas"
+    assert writes == [
+        ("DaskWorkerGroup", "10", ["/spec/worker", synced]),  # the store's view: cluster -> 3
+        # afresh: the cluster was scaled (3) and so was the group (4); the cluster's count
+        # wins, as it would have had the store been current
+        ("DaskWorkerGroup", "12", ["/spec/worker", synced]),
+    ]
+    assert result.raw["metadata"]["resourceVersion"] == "14"
+    assert remembered == [("daskworkergroups", "14")]

@@ -87,6 +87,30 @@ async def test_resync_loop_retriggers_due_objects():
     assert len(calls) >= 3
 
 
+async def test_a_burst_of_soon_triggers_is_one_reconcile_after_the_burst():
+    queue = WorkQueue()
+    calls = []
+
+    async def reconcile(namespace: str, name: str) -> float:
+        calls.append(name)
+        return 30.0
+
+    queue.register("k", reconcile)
+    loop_task = asyncio.get_running_loop().create_task(queue.resync_forever(tick=0.02))
+    for _ in range(10):
+        queue.trigger_soon("k", "ns", "a", delay=0.1)
+    await asyncio.sleep(0.05)
+    assert calls == []  # waiting for the rest of the burst
+    await asyncio.sleep(0.2)
+    assert calls == ["a"]
+    queue.trigger_soon("k", "ns", "b", delay=0.1)
+    queue.trigger("k", "ns", "b")  # a trigger now takes the soon one with it
+    await asyncio.sleep(0.25)
+    loop_task.cancel()
+    await queue.stop()
+    assert calls == ["a", "b"]
+
+
 def test_plugins_are_loaded_from_entry_points(tmp_path, monkeypatch, caplog):
     (tmp_path / "my_dask_plugin.py").write_text(textwrap.dedent("""
         import kopf
@@ -152,7 +176,7 @@ def test_event_shape():
 async def test_repeated_events_are_posted_once(monkeypatch):
     posted = []
 
-    async def fake_post(cls, body):
+    async def fake_post(cls, body, **_):
         posted.append(body["reason"])
 
     monkeypatch.setattr(events.kube, "post", fake_post)

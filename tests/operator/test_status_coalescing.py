@@ -95,7 +95,7 @@ async def test_a_warning_writes_the_pending_status_first(writes, monkeypatch):
     monkeypatch.setattr(events, "_last_posted", {})
     created = []
 
-    async def post(cls, body):
+    async def post(cls, body, **_):
         created.append(body["reason"])
         writes.append(("event", {}))
 

@@ -162,7 +162,6 @@ async def _sync_scheduler_service(cluster: Obj[DaskCluster]) -> Obj[Service] | N
 
 async def _sync_default_group(cluster: Obj[DaskCluster]) -> Obj[DaskWorkerGroup] | None:
     body = cluster.raw
-    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     desired = builders.build_default_worker_group(body)
     group, created = await ensure(cluster, DaskWorkerGroup, desired, "worker group",
                                   "WorkerGroupCreated")
@@ -170,36 +169,52 @@ async def _sync_default_group(cluster: Obj[DaskCluster]) -> Obj[DaskWorkerGroup]
         return group
     if default_group_changes(body, group.raw) == ([], None, False):
         return group
-    # something to change: decide again on fresh reads (the store may be a moment behind, and a
-    # stale replica count would undo a scale), then write with resourceVersion preconditions
-    fresh_cluster, fresh_group = await asyncio.gather(
-        kube.fetch(DaskCluster, name, namespace, cached=False),
-        kube.fetch(DaskWorkerGroup, group.name, namespace, cached=False))
-    if fresh_cluster is None or fresh_group is None:
-        return fresh_group
-    ops, cluster_replicas, spec_changed = default_group_changes(fresh_cluster.raw,
-                                                                fresh_group.raw)
-    if spec_changed:
-        await events.post(body, "WorkerSpecChanged",
-                          f"worker spec changed; rolling the workers of {group.name}")
+    # Written with resourceVersion preconditions: a copy from the store that is a moment behind
+    # (a stale replica count would undo a scale) fails them, and then the change is decided
+    # again on fresh reads. The store holds what our own writes returned, so that is rare.
     try:
-        if cluster_replicas is not None:
-            # the group was scaled directly (kubectl scale daskworkergroup, an autoscaler); the
-            # cluster is written first so that an interruption cannot make the old count win
-            await kube.patch(fresh_cluster, {
-                "metadata": {"resourceVersion": fresh_cluster.raw["metadata"]["resourceVersion"]},
-                "spec": {"worker": {"replicas": cluster_replicas}}})
-        if ops:
-            rv = fresh_group.raw["metadata"]["resourceVersion"]
-            await kube.patch(fresh_group,
-                             [{"op": "test", "path": "/metadata/resourceVersion", "value": rv},
-                              *ops], type="json")
+        return await _write_default_group(cluster, group)
     except ServerError as exc:
         if kube.status_code(exc) not in (409, 422):
             raise
-        # changed under our feet: the watch event for that change reconciles again
-        logger.info("default group of %s/%s changed concurrently; retrying", namespace, name)
+    fresh_cluster, fresh_group = await asyncio.gather(
+        kube.fetch(DaskCluster, cluster.name, cluster.namespace, cached=False),
+        kube.fetch(DaskWorkerGroup, group.name, group.namespace, cached=False))
+    if fresh_cluster is None or fresh_group is None:
+        return fresh_group
+    try:
+        return await _write_default_group(fresh_cluster, fresh_group)
+    except ServerError as exc:
+        if kube.status_code(exc) not in (409, 422):
+            raise
+        # changed under our feet again: the watch event for that change reconciles again
+        logger.info("default group of %s/%s changed concurrently; retrying", cluster.namespace,
+                    cluster.name)
     return fresh_group
+
+
+async def _write_default_group(cluster: Obj[DaskCluster], group: Obj[DaskWorkerGroup]
+                               ) -> Obj[DaskWorkerGroup]:
+    """Bring the default group in step with its cluster's ``spec.worker`` (and the cluster's
+    replica count with a group scaled directly), each write conditional on the resourceVersion
+    the decision was made on."""
+    ops, cluster_replicas, spec_changed = default_group_changes(cluster.raw, group.raw)
+    if spec_changed:
+        await events.post(cluster.raw, "WorkerSpecChanged",
+                          f"worker spec changed; rolling the workers of {group.name}")
+    if cluster_replicas is not None:
+        # the group was scaled directly (kubectl scale daskworkergroup, an autoscaler); the
+        # cluster is written first so that an interruption cannot make the old count win
+        kube.remember(cluster.endpoint, await kube.patch(cluster, {
+            "metadata": {"resourceVersion": cluster.raw["metadata"]["resourceVersion"]},
+            "spec": {"worker": {"replicas": cluster_replicas}}}))
+    if ops:
+        rv = group.raw["metadata"]["resourceVersion"]
+        answer = await kube.patch(group, [{"op": "test", "path": "/metadata/resourceVersion",
+                                           "value": rv}, *ops], type="json")
+        kube.remember(group.endpoint, answer)
+        group = Obj(group.cls, answer)
+    return group
 
 
 def default_group_changes(cluster: dict[str, Any], group: dict[str, Any]

@@ -101,3 +101,12 @@ def spec_hash(spec: Any) -> str:
 def is_owned_by(child: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
     uid = owner["metadata"].get("uid")
     return any(ref.get("uid") == uid for ref in child["metadata"].get("ownerReferences") or [])
+
+
+def all_but_status(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a reconcile of ``body`` depends on: equal for two versions of an object whose only
+    difference is their status (and resourceVersion)."""
+    meta = body.get("metadata") or {}
+    return (meta.get("uid"), meta.get("generation"), meta.get("deletionTimestamp"),
+            meta.get("labels"), meta.get("annotations"), meta.get("ownerReferences"),
+            meta.get("finalizers"), body.get("spec"))

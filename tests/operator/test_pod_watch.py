@@ -34,6 +34,8 @@ def test_kopf_watches_no_pods():
 async def test_the_stores_pod_watch_reconciles_the_owner(monkeypatch):
     triggered = []
     monkeypatch.setattr(handlers.QUEUE, "trigger", lambda *key: triggered.append(key))
+    # (a worker pod's owner is reconciled once the burst it belongs to has come)
+    monkeypatch.setattr(handlers.QUEUE, "trigger_soon", lambda *key: triggered.append(key))
     store.put("pods", worker("unchanged", "1"))
     store.put("pods", worker("changed", "2"))
     seen_in_store = []
@@ -64,3 +66,41 @@ async def test_the_stores_pod_watch_reconciles_the_owner(monkeypatch):
     ]
     assert seen_in_store == ["6"]  # the store holds the change before its owner is reconciled
     assert store.get("pods", "ns", "changed") is None
+
+
+async def test_a_status_change_alone_reconciles_only_the_cluster_of_a_group(monkeypatch):
+    """The watch echo of the operator's own status writes starts no reconcile of the object
+    written; a group's status still reaches its cluster, which mirrors it."""
+    triggered = []
+    monkeypatch.setattr(handlers.QUEUE, "trigger", lambda *key: triggered.append(("now", *key)))
+    monkeypatch.setattr(handlers.QUEUE, "trigger_soon", lambda *key: triggered.append(("soon", *key)))
+    monkeypatch.setattr(handlers, "_seen", {})
+
+    def body(kind, name, generation, rv, spec, status):
+        meta = {"name": name, "namespace": "ns", "uid": f"uid-{name}", "generation": generation,
+                "resourceVersion": rv}
+        return {"kind": kind, "metadata": meta, "spec": spec, "status": status}
+
+    async def group_event(generation, rv, replicas, ready):
+        group = body("DaskWorkerGroup", "c-default", generation, rv,
+                     {"cluster": "c", "worker": {"replicas": replicas}}, {"readyReplicas": ready})
+        await handlers.daskworkergroup_event(event={"type": "MODIFIED", "object": group},
+                                             namespace="ns", name="c-default",
+                                             meta=group["metadata"], spec=group["spec"])
+
+    async def cluster_event(generation, rv, phase):
+        cluster = body("DaskCluster", "c", generation, rv, {"worker": {"replicas": 1}}, {"phase": phase})
+        await handlers.daskcluster_event(event={"type": "MODIFIED", "object": cluster},
+                                         namespace="ns", name="c", meta=cluster["metadata"])
+
+    await group_event(1, "1", 1, 0)
+    await group_event(1, "2", 1, 1)  # its status only
+    await group_event(2, "3", 2, 1)  # scaled
+    await cluster_event(1, "4", "Pending")
+    await cluster_event(1, "5", "Running")  # its status only
+    assert triggered == [
+        ("now", "daskworkergroups", "ns", "c-default"), ("soon", "daskclusters", "ns", "c"),
+        ("soon", "daskclusters", "ns", "c"),
+        ("now", "daskworkergroups", "ns", "c-default"), ("soon", "daskclusters", "ns", "c"),
+        ("now", "daskclusters", "ns", "c"),
+    ]

@@ -140,7 +140,9 @@ def items(plural: str, namespace: str) -> Iterator[dict[str, Any]]:
 
 
 def select(plural: str, namespace: str, labels: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Copies of the objects in ``namespace`` carrying all of ``labels``."""
+    """The objects in ``namespace`` carrying all of ``labels``: the store's own, as ``items``
+    gives them, to be read and never changed (copying a group's pods on each of its reconciles
+    was a fifth of the operator's CPU while 100 clusters scaled)."""
     indexed = next((label for label in INDEXED_LABELS if label in labels), None)
     if indexed is None:
         candidates = items(plural, namespace)
@@ -149,7 +151,7 @@ def select(plural: str, namespace: str, labels: Mapping[str, str]) -> list[dict[
         names = _index.get((plural, namespace, indexed, labels[indexed]), ())
         candidates = (scope[name] for name in list(names))
     return [
-        copy.deepcopy(body) for body in candidates
+        body for body in candidates
         if all((body["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
     ]
 

@@ -1,8 +1,9 @@
 """A small work queue: coalesced, per-object-serialized reconciles plus periodic resyncs.
 
-Watch events (from kopf) call ``trigger``. A burst of events for one object results in at most
-one running reconcile and one follow-up. Each reconcile returns how long until it wants to run
-again; a single loop re-triggers objects when that time has come.
+Watch events (from kopf) call ``trigger``, or ``trigger_soon`` for events that come in bursts.
+A burst of events for one object results in at most one running reconcile and one follow-up.
+Each reconcile returns how long until it wants to run again; a single loop re-triggers objects
+when that time has come.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class WorkQueue:
     def knows(self, key: Key) -> bool:
         """Whether the object is in the queue: due for a resync, or being reconciled (a first
         reconcile still running, under load, is not yet due)."""
-        return key in self._due or key in self._running or key in self._dirty
+        return key in self._due or key in self._running or key in self._dirty or key in self._soon
 
     async def run_now(self, kind: str, namespace: str, name: str) -> None:
         """Trigger and wait until the object has been reconciled at least once."""

@@ -239,11 +239,11 @@ async def patch_status(obj: Obj, status: Mapping[str, Any]) -> None:
 
 
 def remember(plural: str, answer: Any) -> None:
-    """Put an object the API server returned from a write into the store: its resourceVersion
-    is then current, so the next write's precondition holds without reading it again (an older
-    body never replaces a newer one there)."""
+    """Refresh the store with an object the API server returned from a write: its
+    resourceVersion is then current, so the next write's precondition holds without reading it
+    again (``store.refresh``: an older body never replaces a newer one, nor revives one gone)."""
     if isinstance(answer, dict) and (answer.get("metadata") or {}).get("resourceVersion"):
-        store.put(plural, answer)
+        store.refresh(plural, answer)
 
 
 def status_changed(current: Mapping[str, Any] | None, update: Mapping[str, Any]) -> bool:

@@ -59,6 +59,14 @@ def put(plural: str, body: Mapping[str, Any]) -> None:
     _set(key, stored)
 
 
+def refresh(plural: str, body: Mapping[str, Any]) -> None:
+    """``put``, but only over an object the store holds: the answer to a write must not bring
+    back an object whose deletion the watch told of meanwhile."""
+    meta = body["metadata"]
+    if _lookup((plural, meta.get("namespace", ""), meta["name"])) is not None:
+        put(plural, body)
+
+
 def hold_status(plural: str, namespace: str, name: str, status: Mapping[str, Any]) -> None:
     """Status fields decided but written later (reconcile/status.py coalesces writes): the store
     shows them over whatever the watch brings until ``release_status``, so that no reader (a

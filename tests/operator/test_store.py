@@ -120,6 +120,23 @@ def test_a_held_status_shows_over_what_the_watch_brings_until_released():
     store.clear()
 
 
+def test_a_writes_answer_refreshes_but_never_revives_or_goes_back():
+    store.clear()
+    group = lambda rv, replicas: {"metadata": {"name": "g", "namespace": "ns", "resourceVersion": rv},
+                                  "spec": {"worker": {"replicas": replicas}}}
+    store.refresh("daskworkergroups", group("5", 1))
+    assert store.get("daskworkergroups", "ns", "g") is None  # not held: perhaps deleted meanwhile
+    store.put("daskworkergroups", group("5", 1))
+    store.refresh("daskworkergroups", group("7", 2))
+    assert store.get("daskworkergroups", "ns", "g")["metadata"]["resourceVersion"] == "7"
+    store.refresh("daskworkergroups", group("6", 3))  # the watch brought a newer one first
+    assert store.get("daskworkergroups", "ns", "g")["spec"]["worker"]["replicas"] == 2
+    store.drop("daskworkergroups", "ns", "g")  # its deletion came before the answer
+    store.refresh("daskworkergroups", group("8", 4))
+    assert store.get("daskworkergroups", "ns", "g") is None
+    store.clear()
+
+
 def test_select_by_an_indexed_label_follows_label_changes_and_deletions():
     from dask_k8s_common.contract import LABEL_CLUSTER, LABEL_WORKER_GROUP
 

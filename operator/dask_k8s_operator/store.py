@@ -87,7 +87,7 @@ def _older(new: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
 
 
 def _without_managed_fields(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy without ``metadata.managedFields`` (nothing here reads them; every read copies)."""
+    """A copy without ``metadata.managedFields`` (nothing here reads them)."""
     meta = {k: v for k, v in body["metadata"].items() if k != "managedFields"}
     return copy.deepcopy({**body, "metadata": meta})
 

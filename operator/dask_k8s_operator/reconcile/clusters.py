@@ -172,25 +172,22 @@ async def _sync_default_group(cluster: Obj[DaskCluster]) -> Obj[DaskWorkerGroup]
     # Written with resourceVersion preconditions: a copy from the store that is a moment behind
     # (a stale replica count would undo a scale) fails them, and then the change is decided
     # again on fresh reads. The store holds what our own writes returned, so that is rare.
-    try:
-        return await _write_default_group(cluster, group)
-    except ServerError as exc:
-        if kube.status_code(exc) not in (409, 422):
-            raise
-    fresh_cluster, fresh_group = await asyncio.gather(
-        kube.fetch(DaskCluster, cluster.name, cluster.namespace, cached=False),
-        kube.fetch(DaskWorkerGroup, group.name, group.namespace, cached=False))
-    if fresh_cluster is None or fresh_group is None:
-        return fresh_group
-    try:
-        return await _write_default_group(fresh_cluster, fresh_group)
-    except ServerError as exc:
-        if kube.status_code(exc) not in (409, 422):
-            raise
-        # changed under our feet again: the watch event for that change reconciles again
-        logger.info("default group of %s/%s changed concurrently; retrying", cluster.namespace,
-                    cluster.name)
-    return fresh_group
+    for fresh in (False, True):
+        if fresh:
+            cluster, group = await asyncio.gather(
+                kube.fetch(DaskCluster, cluster.name, cluster.namespace, cached=False),
+                kube.fetch(DaskWorkerGroup, group.name, group.namespace, cached=False))
+            if cluster is None or group is None:
+                return group
+        try:
+            return await _write_default_group(cluster, group)
+        except ServerError as exc:
+            if kube.status_code(exc) not in (409, 422):
+                raise
+    # changed under our feet again: the watch event for that change reconciles again
+    logger.info("default group of %s/%s changed concurrently; retrying", cluster.namespace,
+                cluster.name)
+    return group
 
 
 async def _write_default_group(cluster: Obj[DaskCluster], group: Obj[DaskWorkerGroup]

@@ -6,6 +6,8 @@ steps every cluster goes through, which its status already shows) are logged at 
 recorded only with DASK_K8S_OPERATOR_EVENT_LEVEL=DEBUG: at a hundred clusters they would be
 most of the operator's writes. An object's pending status (reconcile/status.py) is written
 before a warning on it; other events may come up to a second before the status they tell of.
+A move of phase is told by comparing with the phase the last such event told of (``phase_told``),
+not with the status read: a write whose answer was lost has moved that already.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 COMPONENT = "dask-k8s-operator"
 _last_posted: dict[str, tuple[str, str]] = {}
+_phases: dict[str, str | None] = {}  # the phase the last phase event on an object told of
 
 
 def enabled() -> bool:
@@ -70,19 +73,39 @@ def level(warning: bool, routine: bool) -> int:
     return logging.WARNING if warning else logging.DEBUG if routine else logging.INFO
 
 
+def _key(obj: Mapping[str, Any]) -> str:
+    meta = obj["metadata"]
+    return meta.get("uid") or f"{meta['namespace']}/{obj['kind']}/{meta['name']}"
+
+
+def phase_told(obj: Mapping[str, Any], shown: str | None) -> str | None:
+    """The phase the last phase event on ``obj`` told of; on first sight (a new object, or after
+    the operator restarted) ``shown``, the phase its status showed, so that a restart does not
+    tell every object's phase again."""
+    key = _key(obj)
+    if _phases.get(key) is None:
+        _phases[key] = shown
+    return _phases[key]
+
+
+def tell_phase(obj: Mapping[str, Any], phase: str) -> None:
+    """Record that an event told of ``obj``'s move to ``phase`` (see ``phase_told``)."""
+    _phases[_key(obj)] = phase
+
+
 async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool = False,
-               routine: bool = False) -> None:
-    """Log and (unless disabled, routine or repeated) record an event on ``obj``."""
+               routine: bool = False) -> bool:
+    """Log and (unless disabled, routine or repeated) record an event on ``obj``; False if it
+    could not be recorded (posting the same again then tries again)."""
     type_ = "Warning" if warning else "Normal"
     meta = obj["metadata"]
     logger.log(level(warning, routine), "%s %s/%s: %s: %s", obj["kind"], meta["namespace"],
                meta["name"], reason, message)
     if not enabled() or level(warning, routine) < minimum_level():
-        return
-    key = meta.get("uid") or f"{meta['namespace']}/{obj['kind']}/{meta['name']}"
+        return True
+    key = _key(obj)
     if _last_posted.get(key) == (reason, message):
-        return
-    _last_posted[key] = (reason, message)
+        return True
     if warning:  # whoever reads a warning reads the status that says the same
         from .reconcile.status import flush  # (imported here: the reconcilers import this module)
 
@@ -90,14 +113,17 @@ async def post(obj: Mapping[str, Any], reason: str, message: str, warning: bool 
     for attempt in (1, 2):  # one retry for a transient failure (a dropped connection)
         try:
             await kube.post(Event, build_event(obj, type_, reason, message), background=True)
-            return
+            _last_posted[key] = (reason, message)
+            return True
         except Exception as exc:  # events are best effort: never fail a reconcile over one
             if attempt == 2 or kube.is_rejection(exc):
                 logger.warning("could not post event %s on %s: %s", reason, meta["name"],
                                kube.api_error_message(exc))
-                return
+                return False
+    return False
 
 
 def forget(uid: str | None) -> None:
     if uid:
         _last_posted.pop(uid, None)
+        _phases.pop(uid, None)

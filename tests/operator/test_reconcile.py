@@ -12,7 +12,7 @@ import yaml
 
 from dask_k8s_common.resources import DaskCluster, DaskWorkerGroup
 from dask_k8s_operator import builders, events, kube, reconcile, scheduler_api
-from dask_k8s_operator.reconcile import clusters, retirement
+from dask_k8s_operator.reconcile import clusters, retirement, status
 
 MANIFESTS = Path(__file__).parent / "manifests"
 _ips = itertools.count(10)
@@ -406,3 +406,52 @@ async def test_the_default_group_is_written_from_the_store_and_read_afresh_on_a_
     ]
     assert result.raw["metadata"]["resourceVersion"] == "14"
     assert remembered == [("daskworkergroups", "14")]
+
+
+async def test_a_phase_move_is_told_once_even_when_its_write_answer_was_lost(monkeypatch):
+    """The phase event compares with the phase the last event told of, not with the status read:
+    a status write that reached the API server but whose answer was lost shows Running at the
+    next reconcile, and SchedulerReady must still be told (once). An operator that starts anew
+    and reads Running tells nothing."""
+    cluster = yaml.safe_load((MANIFESTS / "cluster.yaml").read_text())
+    cluster["metadata"].update(namespace="ns", uid="phase-uid", resourceVersion="1")
+    cluster["status"] = {"phase": "Pending"}
+    pod = {"metadata": {"name": "simple-scheduler"},
+           "status": {"phase": "Running", "podIP": "10.0.0.2",
+                      "conditions": [{"type": "Ready", "status": "True"}]}}
+    service = {"metadata": {"name": "simple-scheduler"},
+               "spec": {"clusterIP": "10.96.0.50", "ports": [{"name": "tcp-comm", "port": 8786}]}}
+    posted, server = [], {"lose_answer": True}
+
+    async def fetch_live(cls, name, namespace):
+        return kube.Obj(cls, copy.deepcopy(cluster))
+
+    async def child(body):
+        return kube.Obj(DaskCluster, copy.deepcopy(body))
+
+    async def patch_status(obj, update):
+        cluster["status"].update(update)  # the API server applied it ...
+        if server.pop("lose_answer", False):
+            raise TimeoutError("... but its answer never came")
+
+    async def post(cls, body, **_):
+        posted.append(body["reason"])
+
+    monkeypatch.setattr(kube, "fetch_live", fetch_live)
+    monkeypatch.setattr(clusters, "_sync_scheduler_pod", lambda c: child(pod))
+    monkeypatch.setattr(clusters, "_sync_scheduler_service", lambda c: child(service))
+    monkeypatch.setattr(clusters, "_sync_default_group", lambda c: child(
+        {"metadata": {"name": "simple-default"}, "status": {}}))
+    monkeypatch.setattr(scheduler_api, "workers", lambda url: asyncio.sleep(0, {}))
+    monkeypatch.setattr(kube, "patch_status", patch_status)
+    monkeypatch.setattr(kube, "post", post)
+    monkeypatch.setattr(status, "WINDOW", 0.0)
+    with pytest.raises(TimeoutError):
+        await clusters.reconcile_cluster("ns", "simple")
+    assert cluster["status"]["phase"] == "Running" and posted == []
+    await clusters.reconcile_cluster("ns", "simple")
+    await clusters.reconcile_cluster("ns", "simple")
+    assert posted == ["SchedulerReady"]
+    events.forget("phase-uid")  # as after a restart: the status shows Running, nothing to tell
+    await clusters.reconcile_cluster("ns", "simple")
+    assert posted == ["SchedulerReady"]

@@ -192,6 +192,23 @@ async def test_repeated_events_are_posted_once(monkeypatch):
     assert posted == ["A", "B", "A", "D"]
 
 
+async def test_an_event_that_could_not_be_posted_is_posted_when_asked_again(monkeypatch):
+    tries = []
+
+    async def flaky_post(cls, body, **_):
+        tries.append(body["reason"])
+        if len(tries) <= 2:
+            raise ConnectionError("dropped")
+
+    monkeypatch.setattr(events.kube, "post", flaky_post)
+    obj = {"apiVersion": "v", "kind": "K", "metadata": {"name": "c", "namespace": "n", "uid": "u8"}}
+    assert await events.post(obj, "A", "m") is False  # two tries, both dropped
+    assert await events.post(obj, "A", "m") is True  # not taken for a repeat of a posted one
+    assert await events.post(obj, "A", "m") is True
+    events.forget("u8")
+    assert tries == ["A", "A", "A"]
+
+
 @pytest.mark.parametrize(("argv", "expected"), [
     ([], []),
     (["--namespace", "a", "-n=b", "--namespace=c", "-n", "d", "--verbose"], ["a", "b", "c", "d"]),

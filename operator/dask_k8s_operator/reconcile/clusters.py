@@ -87,15 +87,17 @@ async def reconcile_cluster(namespace: str, name: str) -> float:
             f"http://{scheduler_name(name)}.{namespace}.svc.{builders.cluster_domain()}"
             f":{dashboard[0]['port']}"
         )
-    previous = (cluster.raw.get("status") or {}).get("phase")
+    previous = events.phase_told(body, (cluster.raw.get("status") or {}).get("phase"))
     await set_status(cluster, update)
     if unexpected is not None:
         await _report_unreachable(body, unexpected, "the scheduler's pod is ready but its API "
                                                     "does not answer as expected")
     if phase.phase != previous and previous is not None:
         # (Created -> Pending only repeats the Created event: logged, not recorded)
-        await events.post(body, phase.reason, f"{previous} -> {phase.phase}: {phase.message}",
-                          warning=phase.phase == "Error", routine=previous == "Created" and phase.phase == "Pending")
+        if await events.post(body, phase.reason, f"{previous} -> {phase.phase}: {phase.message}",
+                             warning=phase.phase == "Error",
+                             routine=previous == "Created" and phase.phase == "Pending"):
+            events.tell_phase(body, phase.phase)
 
     wait = RESYNC if phase.phase == "Running" else FAST
     if phase.phase == "Running" and body["spec"].get("idleTimeout"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from local_k8s import nodes
-from local_k8s.agent.scheduler import NodeView, choose_node, tolerates
+from local_k8s.agent.scheduler import NodeLoad, NodeView, choose_node, tolerates
 
 ALLOCATABLE = {"cpu": "16", "memory": "64Gi"}
 
@@ -55,17 +55,17 @@ def test_save_and_load(tmp_path) -> None:
 
 def test_pods_of_one_owner_spread_over_nodes() -> None:
     candidates = [view("a"), view("b"), view("c")]
-    placed: dict[str, list[dict]] = {}
+    placed: dict[str, NodeLoad] = {}
     for i in range(6):
         p = pod(f"w{i}")
         target, reason = choose_node(p, candidates, placed)
         assert reason is None
-        placed.setdefault(target, []).append(p)
-    assert sorted(len(v) for v in placed.values()) == [2, 2, 2]
+        placed.setdefault(target, NodeLoad()).add(p)
+    assert sorted(load.owners["rs-1"] for load in placed.values()) == [2, 2, 2]
 
 
 def test_least_loaded_node_wins_for_unrelated_pods() -> None:
-    busy = {"a": [pod("x", owner="other", cpu="8")]}
+    busy = {"a": NodeLoad.of([pod("x", owner="other", cpu="8")])}
     assert choose_node(pod(owner=None), [view("a"), view("b")], busy) == ("b", None)
 
 
@@ -74,7 +74,7 @@ def test_selectors_affinity_and_taints_filter_nodes() -> None:
     candidates = [view("a", disk="ssd"), view("b"), view("c", taints=[gpu_taint], disk="ssd")]
     assert choose_node(pod(nodeSelector={"disk": "ssd"}), candidates, {}) == ("a", None)
     tolerant = pod(nodeSelector={"disk": "ssd"}, tolerations=[{"key": "dedicated", "operator": "Exists"}])
-    assert choose_node(tolerant, candidates, {"a": [pod()]})[0] == "c"
+    assert choose_node(tolerant, candidates, {"a": NodeLoad.of([pod()])})[0] == "c"
     affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["local-b"]}]}]}}}
     assert choose_node(pod(affinity=affinity), [view("a"), view("b", zone="local-b")], {}) == ("b", None)
@@ -91,3 +91,15 @@ def test_tolerations() -> None:
     assert tolerates([{"operator": "Exists"}], taint)
     assert not tolerates([{"key": "k", "value": "w"}], taint)
     assert not tolerates([{"key": "k", "operator": "Exists", "effect": "NoExecute"}], taint)
+
+
+def test_a_node_load_counts_pods_in_and_out() -> None:
+    """The scheduler's cache: what a node's pods ask for, kept as they come and go, gives the
+    same choice as counting every pod again."""
+    load = NodeLoad.of([pod("a", cpu="8"), pod("b", owner="other", cpu="4")])
+    assert load.requested == {"cpu": 12.0} and load.owners == {"rs-1": 1, "other": 1}
+    load.add(pod("a", cpu="8"), -1)
+    assert load.requested == {"cpu": 4.0} and load.owners["rs-1"] == 0
+    assert choose_node(pod(cpu="12"), [view("a")], {"a": load}) == ("a", None)
+    load.add(pod("c", cpu="1"))
+    assert choose_node(pod(cpu="12"), [view("a")], {"a": load})[0] is None

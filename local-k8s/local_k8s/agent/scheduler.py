@@ -1,7 +1,12 @@
 """Binding pods to nodes, as kube-scheduler would, with the checks that matter here: taints and
 tolerations, nodeSelector and required node affinity, and resource requests against what each
 node can allocate; among the nodes that fit, pods of one owner spread, then the least loaded
-node wins. Runs in the first node's agent for the whole cluster."""
+node wins. Runs in the first node's agent for the whole cluster.
+
+As in kube-scheduler, the choice is made one pod at a time on a cache of what each node holds
+(``NodeLoad``, kept as pods come and go, so a choice costs the same at 20 pods as at 2,000) and the
+pod counts as placed at once; the binding itself (a request to the API server) runs beside the
+next choices, a bounded number at a time (``BIND_CONCURRENCY``)."""
 
 from __future__ import annotations
 
@@ -21,6 +26,9 @@ log = logging.getLogger(__name__)
 SCHEDULER_NAME = "default-scheduler"
 # kube-scheduler scores a container without requests as if it asked for this much.
 NON_ZERO_REQUESTS = {"cpu": 0.1, "memory": 200 * 2**20}
+# Bindings in flight at once (kube-scheduler binds asynchronously too): one at a time, a
+# request and an Event each, bound ~5 pods/s on a loaded machine.
+BIND_CONCURRENCY = 16
 
 
 def pod_requests(pod: Mapping[str, Any], non_zero: bool = False) -> dict[str, float]:
@@ -61,6 +69,35 @@ class NodeView:
         return cls(node["metadata"]["name"], dict(node["metadata"].get("labels") or {}),
                    dict(status.get("allocatable") or {}), list(spec.get("taints") or []),
                    bool(spec.get("unschedulable")))
+
+
+def _add(total: dict[str, float], amounts: Mapping[str, float], sign: int) -> None:
+    for k, v in amounts.items():
+        total[k] = total.get(k, 0) + sign * v
+
+
+@dataclass
+class NodeLoad:
+    """What the pods on one node ask for, summed: what fitting and scoring need of them."""
+
+    requested: dict[str, float] = field(default_factory=dict)
+    scored: dict[str, float] = field(default_factory=dict)  # with kube-scheduler's non-zero defaults
+    owners: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, pods: Iterable[Mapping[str, Any]]) -> NodeLoad:
+        load = cls()
+        for pod in pods:
+            load.add(pod)
+        return load
+
+    def add(self, pod: Mapping[str, Any], sign: int = 1) -> None:
+        """Count ``pod`` on this node (``sign=-1``: no longer)."""
+        _add(self.requested, pod_requests(pod), sign)
+        _add(self.scored, pod_requests(pod, non_zero=True), sign)
+        mine = owner(pod)
+        if mine:
+            self.owners[mine] += sign
 
 
 def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
@@ -110,8 +147,9 @@ def selector_matches(pod: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     return any(all(_expression_matches(e, labels) for e in term.get("matchExpressions") or []) for term in terms)
 
 
-def node_problems(pod: Mapping[str, Any], node: NodeView, others: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Why the pod cannot go on the node, in kube-scheduler's words (empty when it fits)."""
+def node_problems(pod: Mapping[str, Any], node: NodeView, load: NodeLoad) -> list[str]:
+    """Why the pod cannot go on the node (holding ``load``), in kube-scheduler's words (empty
+    when it fits)."""
     problems = []
     if node.unschedulable:
         problems.append("node(s) were unschedulable")
@@ -122,12 +160,8 @@ def node_problems(pod: Mapping[str, Any], node: NodeView, others: Iterable[Mappi
             break
     if not selector_matches(pod, node.labels):
         problems.append("node(s) didn't match Pod's node affinity/selector")
-    used: dict[str, float] = {}
-    for other in others:
-        for k, v in pod_requests(other).items():
-            used[k] = used.get(k, 0) + v
     for resource, wanted in sorted(pod_requests(pod).items()):
-        free = parse_quantity(node.allocatable.get(resource, "0")) - used.get(resource, 0)
+        free = parse_quantity(node.allocatable.get(resource, "0")) - load.requested.get(resource, 0)
         if wanted > free:
             problems.append(f"Insufficient {resource}")
     return problems
@@ -145,26 +179,25 @@ def owner(pod: Mapping[str, Any]) -> str | None:
     return controller.get("uid") if controller else None
 
 
-def score(pod: Mapping[str, Any], node: NodeView, others: list[Mapping[str, Any]]) -> tuple:
+def score(pod: Mapping[str, Any], node: NodeView, load: NodeLoad) -> tuple:
     """Lower is better: fewer pods of the same owner (spreading, as the default topology
     spread constraints do), then the smaller share of the node already requested."""
     mine = owner(pod)
-    siblings = sum(1 for o in others if mine and owner(o) == mine)
-    used: dict[str, float] = {}
-    for other in [*others, pod]:
-        for k, v in pod_requests(other, non_zero=True).items():
-            used[k] = used.get(k, 0) + v
+    siblings = load.owners[mine] if mine else 0
+    used = dict(load.scored)
+    _add(used, pod_requests(pod, non_zero=True), 1)
     share = sum(used.get(r, 0) / max(parse_quantity(node.allocatable.get(r, "0")), 1e-9) for r in ("cpu", "memory"))
     return siblings, round(share, 6), node.name
 
 
 def choose_node(pod: Mapping[str, Any], nodes: Iterable[NodeView],
-                pods_on: Mapping[str, list[Mapping[str, Any]]]) -> tuple[str | None, str | None]:
+                loads: Mapping[str, NodeLoad]) -> tuple[str | None, str | None]:
     """(node name, None) for the best node that fits, or (None, why none fits)."""
     problems: dict[str, list[str]] = {}
     fitting = []
+    empty = NodeLoad()
     for node in nodes:
-        found = node_problems(pod, node, pods_on.get(node.name, []))
+        found = node_problems(pod, node, loads.get(node.name, empty))
         problems[node.name] = found
         if not found:
             fitting.append(node)
@@ -172,7 +205,7 @@ def choose_node(pod: Mapping[str, Any], nodes: Iterable[NodeView],
         return None, "0/0 nodes are available: no nodes registered."
     if not fitting:
         return None, unavailable_message(problems)
-    best = min(fitting, key=lambda n: score(pod, n, list(pods_on.get(n.name, []))))
+    best = min(fitting, key=lambda n: score(pod, n, loads.get(n.name, empty)))
     return best.name, None
 
 
@@ -180,7 +213,7 @@ def unschedulable_reason(pod: Mapping[str, Any], node_labels: Mapping[str, str],
                          allocatable: Mapping[str, str], others: Iterable[Mapping[str, Any]]) -> str | None:
     """For one node: why the pod cannot go there, or None when it fits."""
     node = NodeView("node", dict(node_labels), dict(allocatable))
-    found = node_problems(pod, node, others)
+    found = node_problems(pod, node, NodeLoad.of(others))
     return unavailable_message({node.name: found}) if found else None
 
 
@@ -194,12 +227,25 @@ class Scheduler:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
         self.pending: dict[str, dict] = {}
-        self.bound: dict[str, dict] = {}  # uid -> active pod that has a node
+        self.bound: dict[str, dict] = {}  # uid -> active pod that has a node (or is being bound to one)
+        self.loads: dict[str, NodeLoad] = {}  # node -> what its bound pods ask for
         self.nodes: dict[str, NodeView] = {}
         self._wake = asyncio.Event()
+        self._binding = asyncio.Semaphore(BIND_CONCURRENCY)
 
     async def run(self) -> None:
         await asyncio.gather(self._watch_nodes(), self._watch_unbound(), self._watch_bound(), self._bind_loop())
+
+    def _place(self, uid: str, pod: dict) -> None:
+        self._unplace(uid)
+        self.bound[uid] = pod
+        self.loads.setdefault(pod["spec"].get("nodeName", ""), NodeLoad()).add(pod)
+
+    def _unplace(self, uid: str) -> bool:
+        pod = self.bound.pop(uid, None)
+        if pod is not None:
+            self.loads[pod["spec"].get("nodeName", "")].add(pod, -1)
+        return pod is not None
 
     async def _watch_nodes(self) -> None:
         async for kind, node in self.kube.watch("/api/v1/nodes"):
@@ -214,7 +260,7 @@ class Scheduler:
             uid = pod["metadata"]["uid"]
             if kind == "DELETED" or pod["metadata"].get("deletionTimestamp"):
                 self.pending.pop(uid, None)
-            elif pod["spec"].get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME:
+            elif pod["spec"].get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME and uid not in self.bound:
                 self.pending[uid] = pod
                 self._wake.set()
 
@@ -224,19 +270,14 @@ class Scheduler:
         async for kind, pod in self.kube.watch("/api/v1/pods", fieldSelector="spec.nodeName!="):
             uid = pod["metadata"]["uid"]
             if kind == "DELETED" or not is_active(pod):
-                if self.bound.pop(uid, None) is not None:
+                if self._unplace(uid):
                     self._wake.set()
             else:
-                self.bound[uid] = pod
-
-    def _pods_on(self) -> dict[str, list[dict]]:
-        by_node: dict[str, list[dict]] = {}
-        for pod in self.bound.values():
-            by_node.setdefault(pod["spec"].get("nodeName", ""), []).append(pod)
-        return by_node
+                self._place(uid, pod)
 
     async def _bind_loop(self) -> None:
         reported: dict[str, str] = {}
+        binds: set[asyncio.Task] = set()
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=5)
@@ -244,11 +285,15 @@ class Scheduler:
                 pass
             self._wake.clear()
             for uid, pod in sorted(self.pending.items(), key=lambda i: i[1]["metadata"]["creationTimestamp"]):
-                target, reason = choose_node(pod, self.nodes.values(), self._pods_on())
+                target, reason = choose_node(pod, self.nodes.values(), self.loads)
                 if target is not None:
+                    # counted on the node at once (kube-scheduler's "assume"), bound meanwhile
                     self.pending.pop(uid, None)
-                    if await self._bind(pod, target):
-                        self.bound[uid] = {**pod, "spec": {**pod["spec"], "nodeName": target}}
+                    self._place(uid, {**pod, "spec": {**pod["spec"], "nodeName": target}})
+                    await self._binding.acquire()
+                    task = asyncio.get_running_loop().create_task(self._bind(uid, pod, target))
+                    binds.add(task)
+                    task.add_done_callback(binds.discard)
                 elif reason and reported.get(uid) != reason:
                     reported[uid] = reason
                     await self._report_unschedulable(pod, reason)
@@ -256,7 +301,7 @@ class Scheduler:
                 if uid not in self.pending:
                     del reported[uid]
 
-    async def _bind(self, pod: dict, node: str) -> bool:
+    async def _bind(self, uid: str, pod: dict, node: str) -> None:
         meta = pod["metadata"]
         binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": meta["name"]},
                    "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
@@ -264,10 +309,16 @@ class Scheduler:
             await self.kube.request("POST", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/binding", binding)
         except ApiError as e:
             log.info("binding %s/%s failed: %s", meta["namespace"], meta["name"], e)
-            return False
+            if self.bound.get(uid, {}).get("spec", {}).get("nodeName") == node:
+                self._unplace(uid)  # not on that node after all: chosen again (unless gone)
+                if e.code != 404:
+                    self.pending[uid] = pod
+                self._wake.set()
+            return
+        finally:
+            self._binding.release()
         await events.emit(self.kube, pod, "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}",
                           component="default-scheduler")
-        return True
 
     async def _report_unschedulable(self, pod: dict, reason: str) -> None:
         meta = pod["metadata"]

@@ -103,3 +103,48 @@ def test_a_node_load_counts_pods_in_and_out() -> None:
     assert choose_node(pod(cpu="12"), [view("a")], {"a": load}) == ("a", None)
     load.add(pod("c", cpu="1"))
     assert choose_node(pod(cpu="12"), [view("a")], {"a": load})[0] is None
+
+
+async def test_the_scheduler_binds_beside_its_next_choices_and_chooses_again_after_a_failed_bind() -> None:
+    """Bindings are requests in flight together (not one after the other); a pod counts on its
+    node from the moment it is chosen, and a binding the API server refuses (not 404) puts it
+    back among the pending, no longer counted on the node."""
+    import asyncio
+
+    from local_k8s.agent import scheduler as sched
+    from local_k8s.agent.kube import ApiError
+
+    release = asyncio.Event()
+    in_flight: list[str] = []
+
+    class FakeKube:
+        async def request(self, method: str, path: str, body: dict | None = None, **_) -> dict:
+            if path.endswith("/binding"):
+                in_flight.append(body["metadata"]["name"])
+                await release.wait()
+                if body["metadata"]["name"] == "w1" and in_flight.count("w1") == 1:
+                    raise ApiError(409, "conflict")
+            return {}
+
+    s = sched.Scheduler(FakeKube())
+    s.nodes = {"a": view("a")}
+    for i in range(3):
+        p = pod(f"w{i}", cpu="4")
+        p["metadata"].update(uid=f"u{i}", namespace="ns", creationTimestamp=f"2026-01-01T00:00:0{i}Z")
+        s.pending[f"u{i}"] = p
+    loop = asyncio.create_task(s._bind_loop())
+    s._wake.set()
+    for _ in range(100):
+        if len(in_flight) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert in_flight == ["w0", "w1", "w2"]  # all three asked before any answer came
+    assert s.loads["a"].requested == {"cpu": 12.0} and not s.pending
+    release.set()
+    for _ in range(100):
+        if in_flight.count("w1") == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert in_flight.count("w1") == 2  # refused once, so chosen and bound again
+    loop.cancel()
+    assert s.loads["a"].requested == {"cpu": 12.0} and set(s.bound) == {"u0", "u1", "u2"}

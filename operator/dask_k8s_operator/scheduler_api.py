@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,12 @@ from dask_k8s_common.contract import DASHBOARD_PORT, DASHBOARD_PORT_NAME
 from .builders import scheduler_dashboard_port
 
 CALL_TIMEOUT = 10.0
+#: seconds a list of workers may be shared: a group's reconciles come in bursts (a new pod goes
+#: through its phases in a second or two) and each asked its scheduler, which cost as much of the
+#: operator's loop as an API request (a sixth of it while 100 clusters scaled). Only a reconcile
+#: that removes nothing takes a shared answer (see ``workers``).
+SHARED_FOR = 1.0
+_answers: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}  # base -> (monotonic, workers)
 # the scheduler answers retire_workers only once the workers' data has moved
 RETIRE_TIMEOUT = 300.0
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a scheduler cannot make the operator read more than this
@@ -123,8 +130,24 @@ def _unexpected(path: str, what: str) -> SchedulerUnreachable:
     return SchedulerUnreachable(f"{path}: unexpected JSON, {what}")
 
 
-async def workers(base: str) -> dict[str, dict[str, Any]]:
-    """The scheduler's workers: {worker address: {"name": name}}."""
+async def workers(base: str, max_age: float = 0.0) -> dict[str, dict[str, Any]]:
+    """The scheduler's workers: {worker address: {"name": name}} (read it, never change it).
+
+    ``max_age`` > 0: an answer got that many seconds ago or less will do (never before removing
+    workers: a worker that connected meanwhile must not be deleted as if it held no data)."""
+    now = time.monotonic()
+    shared = _answers.get(base)
+    if max_age > 0 and shared is not None and now - shared[0] <= max_age:
+        return shared[1]
+    found = await _workers(base)
+    if len(_answers) > 4096:  # (schedulers come and go: keep only the recent)
+        for key in [k for k, (at, _) in _answers.items() if now - at > SHARED_FOR]:
+            del _answers[key]
+    _answers[base] = (time.monotonic(), found)
+    return found
+
+
+async def _workers(base: str) -> dict[str, dict[str, Any]]:
     value = await _request(base, "GET", "get_workers", CALL_TIMEOUT)
     listed = value.get("workers") if isinstance(value, dict) else None
     if not isinstance(listed, list):

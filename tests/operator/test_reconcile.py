@@ -48,6 +48,7 @@ class World:
         self.events: list[tuple[str, bool]] = []
         self.status: dict = {}
         self.retire_error: str | None = None
+        self.asked_max_age: list[float] = []  # of each scheduler_api.workers call
         for _ in range(pods):
             self.add_worker(connected=True)
 
@@ -101,7 +102,8 @@ class World:
         async def patch(obj, patch, **_):
             obj.annotate(patch)
 
-        async def workers(address):
+        async def workers(address, max_age=0.0):
+            self.asked_max_age.append(max_age)
             if not self.scheduler_up:
                 raise scheduler_api.SchedulerUnreachable("down")
             return copy.deepcopy(self.workers)
@@ -149,6 +151,14 @@ async def test_scale_up_creates_the_missing_pods(monkeypatch):
     assert len(world.pods) == 3
     assert world.status["replicas"] == 3 and world.status["readyReplicas"] == 1
     assert world.reasons() == ["ScalingUp"]
+    assert world.asked_max_age == [scheduler_api.SHARED_FOR]  # removing nothing: may share
+
+
+async def test_a_reconcile_that_removes_workers_asks_the_scheduler_afresh(monkeypatch):
+    world = World(replicas=1, pods=3).install(monkeypatch)
+    await reconcile_and_retire()
+    assert world.asked_max_age and set(world.asked_max_age) == {0.0}
+    assert len(world.retire_calls) == 1
 
 
 async def test_scale_up_does_not_wait_for_a_slow_scheduler(monkeypatch):
@@ -156,7 +166,7 @@ async def test_scale_up_does_not_wait_for_a_slow_scheduler(monkeypatch):
     answered = asyncio.Event()
     pods_when_asked: list[int] = []
 
-    async def slow_workers(address):
+    async def slow_workers(address, max_age=0.0):
         await answered.wait()  # a busy scheduler: answers only once the pods exist
         pods_when_asked.append(len(world.pods))
         return copy.deepcopy(world.workers)

@@ -94,6 +94,23 @@ async def test_the_four_calls_parse_what_distributed_sends(scheduler):
     assert json.loads(body) == {"workers": ["tcp://10.0.0.5:40000"]}
 
 
+async def test_a_list_of_workers_is_shared_for_a_moment_only_when_asked(scheduler, monkeypatch):
+    """Reconciles that remove nothing may share an answer at most ``max_age`` old; a call
+    without it (before removing workers) always asks the scheduler."""
+    clock = [1000.0]
+    monkeypatch.setattr(scheduler_api.time, "monotonic", lambda: clock[0])
+    route(scheduler, "get_workers", {"workers": [{"name": "a", "address": "tcp://10.0.0.5:1"}]})
+    first = await scheduler_api.workers(scheduler.url, max_age=1.0)
+    route(scheduler, "get_workers", {"workers": []})
+    clock[0] += 0.5
+    assert await scheduler_api.workers(scheduler.url, max_age=1.0) == first  # shared
+    assert await scheduler_api.workers(scheduler.url) == {}  # asked afresh
+    route(scheduler, "get_workers", {"workers": [{"name": "b", "address": "tcp://10.0.0.6:1"}]})
+    clock[0] += 1.5
+    assert set(await scheduler_api.workers(scheduler.url, max_age=1.0)) == {"tcp://10.0.0.6:1"}
+    assert [path for _, path, _ in scheduler.seen] == ["/api/v1/get_workers"] * 3
+
+
 async def test_a_pickled_answer_is_not_unpickled_and_says_why(scheduler):
     marker = Path(tempfile.mkdtemp()) / "unpickled"
     payload = pickle.dumps(Marker(str(marker)))

@@ -75,10 +75,12 @@ async def reconcile_worker_group(namespace: str, name: str) -> float:
     unreachable = "no scheduler address"
     made_early = 0
     if url is not None:
-        answer = asyncio.ensure_future(scheduler_api.workers(url))
+        early = planning.plan_worker_group(desired, pods, builders.worker_pod_hash(body), None,
+                                           batch_size=batch_size(), in_flight=in_flight)
+        removes = bool(early.retire or early.delete or early.rolling or in_flight)
+        answer = asyncio.ensure_future(scheduler_api.workers(
+            url, max_age=0.0 if removes else scheduler_api.SHARED_FOR))
         try:
-            early = planning.plan_worker_group(desired, pods, builders.worker_pod_hash(body), None,
-                                               batch_size=batch_size(), in_flight=in_flight)
             if early.create and not (early.retire or early.delete or early.rolling):
                 # a plain scale-up needs nothing from the scheduler: the pods are made while it
                 # answers (a busy scheduler can take seconds), and are in the store at once

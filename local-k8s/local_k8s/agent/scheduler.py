@@ -98,6 +98,8 @@ class NodeLoad:
         mine = owner(pod)
         if mine:
             self.owners[mine] += sign
+            if self.owners[mine] <= 0:  # (owners come and go: keep only those with pods here)
+                del self.owners[mine]
 
 
 def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
@@ -162,7 +164,7 @@ def node_problems(pod: Mapping[str, Any], node: NodeView, load: NodeLoad) -> lis
         problems.append("node(s) didn't match Pod's node affinity/selector")
     for resource, wanted in sorted(pod_requests(pod).items()):
         free = parse_quantity(node.allocatable.get(resource, "0")) - load.requested.get(resource, 0)
-        if wanted > free:
+        if wanted - free > 1e-9 * max(1.0, wanted):  # (sums kept as pods come and go drift a little)
             problems.append(f"Insufficient {resource}")
     return problems
 

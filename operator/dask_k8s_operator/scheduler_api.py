@@ -31,7 +31,7 @@ from .builders import scheduler_dashboard_port
 CALL_TIMEOUT = 10.0
 #: seconds a list of workers may be shared: a group's reconciles come in bursts (a new pod goes
 #: through its phases in a second or two) and each asked its scheduler, which cost as much of the
-#: operator's loop as an API request (a sixth of it while 100 clusters scaled). Only a reconcile
+#: operator's loop as an API request (an eighth of it while 100 clusters scaled). Only a reconcile
 #: that removes nothing takes a shared answer (see ``workers``).
 SHARED_FOR = 1.0
 _answers: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}  # base -> (monotonic, workers)

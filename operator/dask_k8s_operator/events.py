@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 COMPONENT = "dask-k8s-operator"
 _last_posted: dict[str, tuple[str, str]] = {}
-_phases: dict[str, str | None] = {}  # the phase the last phase event on an object told of
+_phases: dict[str, str] = {}  # the phase the last phase event on an object told of
 
 
 def enabled() -> bool:
@@ -82,10 +82,10 @@ def phase_told(obj: Mapping[str, Any], shown: str | None) -> str | None:
     """The phase the last phase event on ``obj`` told of; on first sight (a new object, or after
     the operator restarted) ``shown``, the phase its status showed, so that a restart does not
     tell every object's phase again."""
-    key = _key(obj)
-    if _phases.get(key) is None:
-        _phases[key] = shown
-    return _phases[key]
+    told = _phases.get(_key(obj))
+    if told is None and shown is not None:
+        told = _phases[_key(obj)] = shown
+    return told
 
 
 def tell_phase(obj: Mapping[str, Any], phase: str) -> None:

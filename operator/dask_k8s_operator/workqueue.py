@@ -97,16 +97,20 @@ class WorkQueue:
         finally:
             self._running.pop(key, None)
 
+    def trigger_due(self, now: float) -> None:
+        """Trigger what is due at ``now`` (``time.monotonic``): resyncs, and soon triggers
+        whose burst is over."""
+        for key, due in list(self._due.items()):
+            if due <= now and key not in self._running:
+                self.trigger(*key)
+        for key, due in list(self._soon.items()):
+            if due <= now:
+                del self._soon[key]
+                self.trigger(*key)
+
     async def resync_forever(self, tick: float = 0.5) -> None:
         while True:
-            now = time.monotonic()
-            for key, due in list(self._due.items()):
-                if due <= now and key not in self._running:
-                    self.trigger(*key)
-            for key, due in list(self._soon.items()):
-                if due <= now:
-                    del self._soon[key]
-                    self.trigger(*key)
+            self.trigger_due(time.monotonic())
             await asyncio.sleep(tick)
 
     async def stop(self) -> None:

@@ -11,7 +11,7 @@ import kopf
 import pytest
 
 from dask_k8s_operator import __main__ as cli
-from dask_k8s_operator import events, plugins
+from dask_k8s_operator import events, plugins, workqueue
 from dask_k8s_operator.workqueue import WorkQueue
 
 
@@ -70,44 +70,61 @@ async def test_workqueue_forgets_gone_objects_and_backs_off_on_errors():
     assert errors == [(("broken", "ns", "y"), "boom")]
 
 
-async def test_resync_loop_retriggers_due_objects():
-    queue = WorkQueue()
-    calls = []
+def recording(queue: WorkQueue, wait: float) -> list[str]:
+    """Register a reconciler of kind "k" that records the names it reconciles and asks to run
+    again after ``wait`` seconds; returns the record."""
+    calls: list[str] = []
 
     async def reconcile(namespace: str, name: str) -> float:
         calls.append(name)
-        return 0.05
+        return wait
 
     queue.register("k", reconcile)
+    return calls
+
+
+async def settled(queue: WorkQueue) -> None:
+    """Until no reconcile runs."""
+    while queue._running:
+        await asyncio.sleep(0)
+
+
+async def test_resync_retriggers_due_objects(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(workqueue.time, "monotonic", lambda: clock[0])
+    queue = WorkQueue()
+    calls = recording(queue, 5.0)
     queue.trigger("k", "ns", "a")
-    loop_task = asyncio.get_running_loop().create_task(queue.resync_forever(tick=0.02))
-    await asyncio.sleep(0.4)
-    loop_task.cancel()
-    await queue.stop()
-    assert len(calls) >= 3
-
-
-async def test_a_burst_of_soon_triggers_is_one_reconcile_after_the_burst():
-    queue = WorkQueue()
-    calls = []
-
-    async def reconcile(namespace: str, name: str) -> float:
-        calls.append(name)
-        return 30.0
-
-    queue.register("k", reconcile)
-    loop_task = asyncio.get_running_loop().create_task(queue.resync_forever(tick=0.02))
-    for _ in range(10):
-        queue.trigger_soon("k", "ns", "a", delay=0.1)
-    await asyncio.sleep(0.05)
-    assert calls == []  # waiting for the rest of the burst
-    await asyncio.sleep(0.2)
+    await settled(queue)
+    queue.trigger_due(clock[0] + 4.9)
+    await settled(queue)
     assert calls == ["a"]
-    queue.trigger_soon("k", "ns", "b", delay=0.1)
+    for _ in range(2):
+        clock[0] += 5.0
+        queue.trigger_due(clock[0])
+        await settled(queue)
+    assert calls == ["a", "a", "a"]
+
+
+async def test_a_burst_of_soon_triggers_is_one_reconcile_after_the_burst(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(workqueue.time, "monotonic", lambda: clock[0])
+    queue = WorkQueue()
+    calls = recording(queue, 30.0)
+    for _ in range(10):
+        queue.trigger_soon("k", "ns", "a", delay=0.5)
+        clock[0] += 0.01
+    queue.trigger_due(clock[0])
+    await settled(queue)
+    assert calls == []  # waiting for the rest of the burst
+    queue.trigger_due(100.5)
+    await settled(queue)
+    assert calls == ["a"]
+    queue.trigger_soon("k", "ns", "b", delay=0.5)
     queue.trigger("k", "ns", "b")  # a trigger now takes the soon one with it
-    await asyncio.sleep(0.25)
-    loop_task.cancel()
-    await queue.stop()
+    await settled(queue)
+    queue.trigger_due(clock[0] + 1.0)
+    await settled(queue)
     assert calls == ["a", "b"]
 
 
